@@ -1,0 +1,21 @@
+"""Wiring of the task-tracking service."""
+
+from pathlib import Path
+
+from services.tasks import api, handlers
+from services.tasks.tables import SERVICE, delivery, metadata
+from shared.consumer import Subscription
+from shared.contracts import SHIFT_COMPLETED
+from shared.service import ServiceDefinition
+
+definition = ServiceDefinition(
+    name=SERVICE,
+    description="Tracks shifts and tasks: scheduled, completed, missed.",
+    metadata=metadata,
+    tables=delivery,
+    migrations_dir=Path(__file__).parent / "migrations",
+    subscriptions=[Subscription(SHIFT_COMPLETED, handlers.record_completed_shift)],
+    publishes=[SHIFT_COMPLETED],
+    routes=api.routes,
+    http_port=8002,
+)

@@ -1,0 +1,2 @@
+"""Code every dankjewel service imports: the event contract, the CloudEvents
+envelope, settings, and the Kafka and database delivery primitives."""

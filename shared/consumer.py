@@ -1,0 +1,236 @@
+"""The consume loop every service uses: Kafka record → CloudEvent → one database
+transaction (inbox + state change + outbox) → offsets committed after.
+
+Why not faststream's subscriber: on Kafka its ack policies either commit before
+processing (at-most-once, the default) or commit even on error (NACK_ON_ERROR),
+it commits once per message, and it has no dead-letter topic. Here:
+
+* records are fetched in batches (`getmany`); each partition's run of records is
+  applied in one transaction, and offsets are committed once per batch, after the
+  transactions committed: at-least-once, with the inbox making redelivery harmless;
+* a batch whose transaction fails is replayed one record at a time, so one bad
+  record cannot hold back the others;
+* a record no consumer can accept goes to `<topic>.dlq` with its original key,
+  value and headers plus the reason, the service and the time; then its offset is
+  committed like any other;
+* while the database is unreachable the loop retries with capped backoff, with
+  its partitions paused and the poll loop alive, so the group keeps them;
+* any other handler error is retried a few times, then the record is dead-lettered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from shared.contracts import EventType, dlq_topic
+from shared.db import DeliveryTables
+from shared.delivery import Unit, already_processed, record_processed
+from shared.envelope import BadRecord, Envelope, parse_record
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Unit, Envelope], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A CloudEvent type this service consumes, and what it does with it."""
+
+    event_type: EventType
+    handler: Handler
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    first_backoff: float = 0.5
+    max_backoff: float = 30.0
+    handler_attempts: int = 3  # for errors that are not the database being away
+
+    def backoff(self, attempt: int) -> float:
+        return min(self.max_backoff, self.first_backoff * 2 ** max(0, attempt - 1))
+
+
+def is_transient(error: BaseException) -> bool:
+    """True when the database (or network) is away, not when the record is at fault."""
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, (OperationalError, InterfaceError, OSError, asyncio.TimeoutError, ConnectionError))
+
+
+def _reason(error: BaseException, limit: int = 400) -> str:
+    text = f"{type(error).__name__}: {error}".replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        *,
+        service: str,
+        consumer: AIOKafkaConsumer,
+        producer: AIOKafkaProducer,
+        engine: AsyncEngine,
+        settings: Settings,
+        tables: DeliveryTables,
+        subscriptions: list[Subscription],
+        on_commit: Callable[[], None] = lambda: None,
+        retry: RetryPolicy = RetryPolicy(),
+        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    ) -> None:
+        self.service = service
+        self.settings = settings
+        self.consumer = consumer
+        self.producer = producer
+        self.sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self.tables = tables
+        self.retry = retry
+        self.clock = clock
+        self.on_commit = on_commit  # wakes the outbox relay
+        self.handlers: dict[str, Handler] = {s.event_type.type: s.handler for s in subscriptions}
+        self.accepted: dict[str, dict[str, EventType]] = {}
+        for s in subscriptions:
+            self.accepted.setdefault(s.event_type.topic, {})[s.event_type.type] = s.event_type
+        self.stats = {"processed": 0, "duplicates": 0, "dead_lettered": 0, "commits": 0, "batches": 0}
+
+    @property
+    def topics(self) -> list[str]:
+        return sorted(self.accepted)
+
+    async def run(self) -> None:
+        """Consume until cancelled."""
+        while True:
+            batch = await self.consumer.getmany(timeout_ms=500, max_records=500)
+            if batch:
+                await self.process_batch(batch)
+
+    async def process_batch(self, batch: dict[TopicPartition, list]) -> None:
+        self.stats["batches"] += 1
+        done: dict[TopicPartition, int] = {}
+        for tp, records in batch.items():
+            if not records:
+                continue
+            if tp not in self.consumer.assignment():
+                continue  # revoked meanwhile: the new owner replays them, the inbox dedups
+            await self._process_partition(tp, records)
+            done[tp] = records[-1].offset + 1
+        await self.commit_offsets(done)
+
+    async def commit_offsets(self, offsets: dict[TopicPartition, int]) -> None:
+        offsets = {tp: offset for tp, offset in offsets.items() if tp in self.consumer.assignment()}
+        if not offsets:
+            return
+        try:
+            await self.consumer.commit(offsets)
+            self.stats["commits"] += 1
+        except (CommitFailedError, KafkaError) as error:
+            # The group rebalanced: these records will be redelivered and deduplicated.
+            log.warning("offset commit failed (%s); records will be redelivered", type(error).__name__)
+
+    async def _process_partition(self, tp: TopicPartition, records: list) -> None:
+        events: list[tuple[object, Envelope]] = []
+        for record in records:
+            try:
+                events.append((record, parse_record(record.headers, record.value, record.topic,
+                                                    self.accepted.get(record.topic, {}))))
+            except BadRecord as error:
+                await self.dead_letter(record, str(error))
+        if not events:
+            return
+        try:
+            await self._apply([event for _, event in events])
+        except Exception as error:
+            log.info("batch of %d on %s failed (%s); replaying one by one",
+                     len(events), tp, type(error).__name__)
+            for record, event in events:
+                await self._apply_one_with_retry(record, event)
+
+    async def _apply(self, events: list[Envelope]) -> None:
+        """Apply events in order in one transaction, skipping those seen before."""
+        async with self.sessions() as session, session.begin():
+            unit = Unit(session=session, tables=self.tables, source=self.service, settings=self.settings,
+                        now=self.clock())
+            seen = await already_processed(session, self.tables, events)
+            applied = 0
+            for event in events:
+                if event.dedup_key in seen:
+                    self.stats["duplicates"] += 1
+                    continue
+                seen.add(event.dedup_key)
+                await record_processed(session, self.tables, event, unit.now)
+                await self.handlers[event.type](unit, event)
+                applied += 1
+        self.stats["processed"] += applied
+        if unit.emitted:
+            self.on_commit()
+
+    async def _apply_one_with_retry(self, record, event: Envelope) -> None:
+        failures = 0
+        while True:
+            try:
+                await self._apply([event])
+                return
+            except BadRecord as error:  # a handler found the content unacceptable
+                await self.dead_letter(record, str(error))
+                return
+            except Exception as error:
+                failures += 1
+                if is_transient(error):
+                    delay = self.retry.backoff(failures)
+                    log.warning("database unavailable (%s); retrying %s in %.1fs",
+                                type(error).__name__, event.type, delay)
+                    await self.wait_keeping_partitions(delay)
+                    continue
+                if failures >= self.retry.handler_attempts:
+                    log.error("event %s/%s failed %d times; dead-lettering it",
+                              event.type, event.id, failures, exc_info=False)
+                    await self.dead_letter(record, f"handler failed {failures} times: {_reason(error)}")
+                    return
+                await self.wait_keeping_partitions(self.retry.backoff(failures))
+
+    async def wait_keeping_partitions(self, seconds: float) -> None:
+        """Sleep while still polling, so the group does not take our partitions away
+        (max_poll_interval_ms); paused partitions return nothing meanwhile."""
+        assigned = set(self.consumer.assignment())
+        self.consumer.pause(*assigned)
+        try:
+            unexpected = await self.consumer.getmany(timeout_ms=int(seconds * 1000))
+            # Partitions newly assigned during the wait are not paused: rewind them so
+            # their records are read again later rather than skipped.
+            for tp, records in unexpected.items():
+                if records:
+                    self.consumer.seek(tp, records[0].offset)
+        finally:
+            still = [tp for tp in assigned if tp in self.consumer.assignment()]
+            self.consumer.resume(*still)
+
+    async def dead_letter(self, record, reason: str) -> None:
+        headers = list(record.headers or ()) + [
+            ("dlq-reason", reason.encode("utf-8", "replace")),
+            ("dlq-service", self.service.encode()),
+            ("dlq-time", datetime.now(timezone.utc).isoformat().encode()),
+            ("dlq-original-topic", record.topic.encode()),
+            ("dlq-original-partition", str(record.partition).encode()),
+            ("dlq-original-offset", str(record.offset).encode()),
+        ]
+        topic = dlq_topic(record.topic)
+        failures = 0
+        while True:
+            try:
+                await self.producer.send_and_wait(topic, value=record.value, key=record.key, headers=headers)
+                break
+            except KafkaError as error:  # keep the record: never commit past an undelivered DLQ write
+                failures += 1
+                log.warning("DLQ write to %s failed (%s); retrying", topic, type(error).__name__)
+                await self.wait_keeping_partitions(self.retry.backoff(failures))
+        self.stats["dead_lettered"] += 1
+        log.warning("dead-lettered %s[%d]@%d: %s", record.topic, record.partition, record.offset, reason)

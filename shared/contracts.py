@@ -1,0 +1,117 @@
+"""The event contract: the public API organisations plug into.
+
+One pydantic model per event type's `data`, and the catalogue tying each type to
+its topic. A breaking change is a new `type` (…v2), never an edit of a v1 model.
+Consumers ignore fields they do not know, so producers may add optional fields.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, model_validator
+
+Identifier = Field(min_length=1, max_length=200)
+
+
+class EventData(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, frozen=True)
+
+    volunteer_id: str = Identifier
+
+
+class VolunteerRegistered(EventData):
+    """A volunteer registered (or was imported from an organisation's system)."""
+
+    name: str = Field(min_length=1, max_length=200)
+    email: EmailStr
+    language: Literal["nl", "en"]
+    registered_at: AwareDatetime
+    service_started_on: date | None = Field(
+        default=None, description="Start of volunteering; defaults to the date of registered_at."
+    )
+    coordinator_email: EmailStr | None = Field(
+        default=None, description="Defaults to DEFAULT_COORDINATOR_EMAIL."
+    )
+
+
+class ShiftCompleted(EventData):
+    """A volunteer completed a shift (from the tasks service or a rostering system)."""
+
+    shift_id: str = Identifier
+    started_at: AwareDatetime
+    ended_at: AwareDatetime
+    task: str | None = Field(default=None, max_length=200)
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> "ShiftCompleted":
+        if self.ended_at < self.started_at:
+            raise ValueError("ended_at is before started_at")
+        return self
+
+
+class CheckinCompleted(EventData):
+    """A contact moment between coordinator and volunteer was held."""
+
+    checkin_id: str = Identifier
+    kind: Literal["intake", "onboarding", "periodic"]
+    held_at: AwareDatetime
+
+
+class MilestoneReached(EventData):
+    """A milestone was reached; `celebrated` is false when it was detected too late to mail."""
+
+    milestone: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=100, examples=["first-shift", "years-5"])
+    reached_on: date
+    celebrated: bool
+
+
+class AppreciationSent(EventData):
+    """An appreciation or coordinator mail was accepted by the SMTP server."""
+
+    milestone: str = Field(max_length=100)
+    notification: str = Field(max_length=100, examples=["first-shift-thanks", "coordinator-reminder"])
+    recipient: EmailStr
+
+
+class AlertRaised(EventData):
+    """A coordinator was alerted that something needs attention."""
+
+    reason: str = Field(max_length=200, examples=["follow-up-overdue", "quiet-volunteer"])
+    coordinator_email: EmailStr
+    due_since: AwareDatetime
+
+
+@dataclass(frozen=True)
+class EventType:
+    type: str
+    topic: str
+    model: type[EventData]
+
+    @property
+    def dlq_topic(self) -> str:
+        return dlq_topic(self.topic)
+
+
+def dlq_topic(topic: str) -> str:
+    return f"{topic}.dlq"
+
+
+VOLUNTEER_REGISTERED = EventType("dankjewel.volunteer.registered.v1", "volunteers.registered", VolunteerRegistered)
+SHIFT_COMPLETED = EventType("dankjewel.shift.completed.v1", "shifts.completed", ShiftCompleted)
+CHECKIN_COMPLETED = EventType("dankjewel.checkin.completed.v1", "checkins.completed", CheckinCompleted)
+MILESTONE_REACHED = EventType("dankjewel.milestone.reached.v1", "milestones.reached", MilestoneReached)
+APPRECIATION_SENT = EventType("dankjewel.appreciation.sent.v1", "appreciations.sent", AppreciationSent)
+ALERT_RAISED = EventType("dankjewel.alert.raised.v1", "alerts.raised", AlertRaised)
+
+CATALOGUE: tuple[EventType, ...] = (
+    VOLUNTEER_REGISTERED,
+    SHIFT_COMPLETED,
+    CHECKIN_COMPLETED,
+    MILESTONE_REACHED,
+    APPRECIATION_SENT,
+    ALERT_RAISED,
+)
+BY_TYPE: dict[str, EventType] = {event.type: event for event in CATALOGUE}

@@ -1,0 +1,153 @@
+"""Database helpers: engines, each service's inbox and outbox tables, migrations.
+
+Each service owns its tables, named with the service as prefix
+(`appreciation_inbox`, `tasks_shifts`, …), so one database can host all
+services without any service reading another's tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timezone
+from pathlib import Path
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    TypeDecorator,
+    event,
+)
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+# BigInteger autoincrement does not work on SQLite; Integer there, bigint elsewhere.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UtcDateTime(TypeDecorator):
+    """A timezone-aware timestamp on every database (SQLite forgets the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):  # noqa: ANN001
+        if value is not None:
+            if value.tzinfo is None:
+                raise ValueError("naive datetime given; timestamps must carry a time zone")
+            value = value.astimezone(timezone.utc)
+        return value
+
+    def process_result_value(self, value, dialect):  # noqa: ANN001
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value
+
+
+def create_engine(url: str) -> AsyncEngine:
+    if url.startswith("sqlite"):
+        path = url.split(":///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, hide_parameters=True, connect_args={"timeout": 30})
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record):  # noqa: ANN001
+            # WAL lets `dankjewel run all` write from several services to one file.
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return engine
+    # hide_parameters: SQL errors must not carry volunteers' names into logs or DLQ reasons.
+    return create_async_engine(url, hide_parameters=True, pool_size=5, max_overflow=5, pool_pre_ping=True)
+
+
+@dataclass(frozen=True)
+class DeliveryTables:
+    """The inbox (processed event ids) and outbox (events to publish) of one service."""
+
+    inbox: Table
+    outbox: Table
+
+
+def delivery_tables(metadata: MetaData, service: str) -> DeliveryTables:
+    inbox = Table(
+        f"{service}_inbox",
+        metadata,
+        Column("source", String(300), primary_key=True),
+        Column("event_id", String(300), primary_key=True),
+        Column("event_type", String(200), nullable=False),
+        Column("processed_at", UtcDateTime, nullable=False),
+    )
+    outbox = Table(
+        f"{service}_outbox",
+        metadata,
+        Column("id", BigId, primary_key=True, autoincrement=True),
+        Column("topic", String(250), nullable=False),
+        Column("key", LargeBinary, nullable=True),
+        Column("value", LargeBinary, nullable=False),
+        Column("headers", JSON, nullable=False),
+        Column("created_at", UtcDateTime, nullable=False),
+    )
+    return DeliveryTables(inbox=inbox, outbox=outbox)
+
+
+async def migrate(engine: AsyncEngine, service: str, migrations_dir: Path) -> None:
+    """Bring the service's tables to the newest Alembic revision."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir))
+    config.attributes["service"] = service
+
+    def upgrade(connection) -> None:  # noqa: ANN001
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+    async with engine.begin() as connection:
+        await connection.run_sync(upgrade)
+
+
+def run_alembic_env(service: str, metadata: MetaData) -> None:
+    """Body of every service's migrations/env.py (Alembic imports that file)."""
+    from alembic import context
+
+    options = dict(target_metadata=metadata, version_table=f"alembic_version_{service}",
+                   render_as_batch=True)
+    connection = context.config.attributes.get("connection")
+    if connection is None:
+        # `alembic revision --autogenerate` run by a developer: use a synchronous URL.
+        from sqlalchemy import create_engine as create_sync_engine
+
+        url = context.config.get_main_option("sqlalchemy.url") or "sqlite:///./var/alembic-dev.db"
+        with create_sync_engine(url).connect() as connection:
+            context.configure(connection=connection, **options)
+            with context.begin_transaction():
+                context.run_migrations()
+            connection.commit()
+        return
+    context.configure(connection=connection, **options)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def insert_if_absent(session, table: Table, values: dict) -> bool:  # noqa: ANN001
+    """Insert a row unless one with the same primary key exists; True when inserted.
+
+    Redelivered or twice-reported facts (a shift sent by a kiosk and a roster) then
+    change nothing. Runs inside the caller's transaction."""
+    from sqlalchemy import insert, select
+
+    key = [column == values[column.name] for column in table.primary_key.columns]
+    if await session.scalar(select(1).select_from(table).where(*key)):
+        return False
+    await session.execute(insert(table).values(**values))
+    return True

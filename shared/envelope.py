@@ -1,0 +1,135 @@
+"""CloudEvents 1.0 on Kafka: reading both content modes, writing structured mode.
+
+Consumers accept structured mode (JSON body, `content-type:
+application/cloudevents+json`) and binary mode (`ce_*` headers, JSON data body).
+Producers in this project always write structured mode: one self-contained JSON
+document per record is easiest to read in a DLQ or a console consumer.
+The Kafka record key is the `volunteer_id`; `source` + `id` is the dedup key.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from cloudevents.core.bindings import kafka as ce_kafka
+from cloudevents.core.v1.event import CloudEvent
+from pydantic import ValidationError
+
+from shared.contracts import BY_TYPE, EventData, EventType
+
+STRUCTURED_CONTENT_TYPE = "application/cloudevents+json"
+
+
+class BadRecord(Exception):
+    """A record no consumer can accept; the message is the reason put on the DLQ."""
+
+
+@dataclass(frozen=True)
+class Envelope:
+    id: str
+    source: str
+    type: str
+    time: datetime
+    data: EventData
+
+    @property
+    def dedup_key(self) -> tuple[str, str]:
+        return (self.source, self.id)
+
+    @property
+    def volunteer_id(self) -> str:
+        return self.data.volunteer_id
+
+
+def new_event(event_type: EventType, data: EventData, source: str, *, time: datetime | None = None,
+              event_id: str | None = None) -> Envelope:
+    if not isinstance(data, event_type.model):
+        raise TypeError(f"{event_type.type} carries {event_type.model.__name__}, not {type(data).__name__}")
+    return Envelope(
+        id=event_id or str(uuid.uuid4()),
+        source=source,
+        type=event_type.type,
+        time=time or datetime.now(timezone.utc),
+        data=data,
+    )
+
+
+def to_record(envelope: Envelope) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+    """(key, value, headers) of a structured-mode Kafka record."""
+    event = CloudEvent(
+        attributes={
+            "id": envelope.id,
+            "source": envelope.source,
+            "type": envelope.type,
+            "specversion": "1.0",
+            "time": envelope.time,
+            "subject": envelope.volunteer_id,
+            "datacontenttype": "application/json",
+        },
+        data=envelope.data.model_dump(mode="json"),
+    )
+    message = ce_kafka.to_structured_event(event)
+    headers = [(name, value) for name, value in message.headers.items()]
+    return envelope.volunteer_id.encode(), message.value, headers
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """Field-by-field reasons, without echoing the (possibly personal) input."""
+    parts = []
+    for problem in error.errors(include_input=False, include_url=False):
+        where = ".".join(str(part) for part in problem["loc"]) or "data"
+        parts.append(f"{where}: {problem['msg']}")
+    return "; ".join(parts)
+
+
+def parse_record(headers: list[tuple[str, bytes]] | tuple, value: bytes | None, topic: str,
+                 accepted: dict[str, EventType]) -> Envelope:
+    """Turn a Kafka record into an Envelope, or raise BadRecord with the reason.
+
+    `accepted` maps the CloudEvent types this consumer takes on `topic` to their contract.
+    """
+    if value is None:
+        raise BadRecord("empty record value (tombstone)")
+    header_map: dict[str, bytes] = {}
+    for name, header_value in headers or ():
+        header_map[name] = header_value if isinstance(header_value, bytes) else bytes(header_value or b"")
+    try:
+        event = ce_kafka.from_kafka_event(ce_kafka.KafkaMessage(headers=header_map, key=None, value=value))
+    except UnicodeDecodeError:
+        raise BadRecord("not UTF-8 encoded") from None
+    except json.JSONDecodeError as error:
+        raise BadRecord(f"not JSON: {error.msg} at position {error.pos}") from None
+    except Exception as error:  # the SDK raises several kinds for a broken envelope
+        raise BadRecord(f"not a CloudEvent: {_short(error)}") from None
+
+    event_type = event.get_type()
+    if event_type not in accepted:
+        known = BY_TYPE.get(event_type)
+        if known is None:
+            raise BadRecord(f"unknown type {event_type[:200]!r}")
+        raise BadRecord(f"type {event_type!r} does not belong on topic {topic!r} (it goes on {known.topic!r})")
+    contract = accepted[event_type]
+    data = event.get_data()
+    if isinstance(data, (bytes, str)):
+        try:
+            data = json.loads(data)
+        except (ValueError, UnicodeDecodeError):
+            raise BadRecord("data is not JSON") from None
+    if not isinstance(data, dict):
+        raise BadRecord("data is not a JSON object")
+    try:
+        model = contract.model.model_validate(data)
+    except ValidationError as error:
+        raise BadRecord(f"invalid data for {event_type}: {describe_validation_error(error)}") from None
+    time = event.get_time() or datetime.now(timezone.utc)
+    if time.tzinfo is None:
+        time = time.replace(tzinfo=timezone.utc)
+    return Envelope(id=event.get_id(), source=event.get_source(), type=event_type, time=time, data=model)
+
+
+def _short(error: Exception, limit: int = 300) -> str:
+    text = f"{type(error).__name__}: {error}"
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,72 @@
+"""Kafka clients and topics, created only when a service starts (never at import)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
+
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PARTITIONS = 3
+
+
+def create_producer(settings: Settings, client_id: str) -> AIOKafkaProducer:
+    # Idempotent producer with acks=all: a retried send is never written twice.
+    return AIOKafkaProducer(
+        **settings.kafka_client_options(),
+        client_id=client_id,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=5,
+        request_timeout_ms=15000,
+    )
+
+
+def create_consumer(settings: Settings, group_id: str, topics: list[str]) -> AIOKafkaConsumer:
+    # Offsets are committed by the service after its transaction commits (at-least-once).
+    return AIOKafkaConsumer(
+        *topics,
+        **settings.kafka_client_options(),
+        group_id=group_id,
+        client_id=group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+        max_poll_records=500,
+        max_poll_interval_ms=300_000,
+        session_timeout_ms=30_000,
+        heartbeat_interval_ms=3_000,
+    )
+
+
+async def ensure_topics(settings: Settings, topics: list[str], partitions: int = DEFAULT_PARTITIONS,
+                        attempts: int = 30) -> None:
+    """Create missing topics; waits for the broker to answer (up to `attempts` seconds)."""
+    for attempt in range(1, attempts + 1):
+        admin = AIOKafkaAdminClient(**settings.kafka_client_options(), client_id="dankjewel-admin")
+        try:
+            await admin.start()
+            existing = set(await admin.list_topics())
+            missing = [t for t in sorted(set(topics)) if t not in existing]
+            if missing:
+                try:
+                    await admin.create_topics(
+                        [NewTopic(name=t, num_partitions=partitions, replication_factor=1) for t in missing]
+                    )
+                    log.info("created topics %s", ", ".join(missing))
+                except TopicAlreadyExistsError:
+                    pass
+            return
+        except KafkaConnectionError:
+            if attempt == attempts:
+                raise
+            log.warning("Kafka at %s does not answer yet (attempt %d)", settings.kafka_bootstrap_servers, attempt)
+            await asyncio.sleep(1)
+        finally:
+            await admin.close()

@@ -1,0 +1,78 @@
+"""The outbox relay: publishes what services wrote to their outbox, in order,
+then deletes it. A crash between the database commit and the publish loses
+nothing: the rows are still there and are sent when the relay runs again (the
+idempotent producer and the consumers' inbox absorb a repeat)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared.consumer import RetryPolicy, is_transient
+from shared.db import DeliveryTables
+
+log = logging.getLogger(__name__)
+
+
+class OutboxRelay:
+    def __init__(self, *, engine: AsyncEngine, tables: DeliveryTables, producer: AIOKafkaProducer,
+                 batch_size: int = 500, idle_poll_seconds: float = 1.0, retry: RetryPolicy = RetryPolicy()) -> None:
+        self.engine = engine
+        self.outbox = tables.outbox
+        self.producer = producer
+        self.batch_size = batch_size
+        self.idle_poll_seconds = idle_poll_seconds
+        self.retry = retry
+        self._wake = asyncio.Event()
+        self.published = 0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        failures = 0
+        while True:
+            try:
+                sent = await self.publish_pending()
+                failures = 0
+            except Exception as error:
+                if not (is_transient(error) or isinstance(error, KafkaError)):
+                    raise
+                failures += 1
+                delay = self.retry.backoff(failures)
+                log.warning("outbox relay: %s; retrying in %.1fs", type(error).__name__, delay)
+                await asyncio.sleep(delay)
+                continue
+            if sent < self.batch_size:
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self.idle_poll_seconds)
+                except asyncio.TimeoutError:
+                    pass
+
+    async def publish_pending(self) -> int:
+        """Publish one batch of outbox rows; returns how many were sent."""
+        async with self.engine.begin() as connection:
+            query = select(self.outbox).order_by(self.outbox.c.id).limit(self.batch_size)
+            if connection.dialect.name == "postgresql":
+                # Two relays of the same service never send the same rows concurrently.
+                query = query.with_for_update(skip_locked=True)
+            rows = (await connection.execute(query)).all()
+            if not rows:
+                return 0
+            deliveries = [
+                await self.producer.send(
+                    row.topic, value=row.value, key=row.key,
+                    headers=[(name, value.encode()) for name, value in row.headers],
+                )
+                for row in rows
+            ]
+            await asyncio.gather(*deliveries)
+            await connection.execute(delete(self.outbox).where(self.outbox.c.id.in_([row.id for row in rows])))
+        self.published += len(rows)
+        return len(rows)

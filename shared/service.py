@@ -1,0 +1,141 @@
+"""What a service is (a ServiceDefinition) and how one runs (a ServiceRuntime).
+
+A definition is plain data: importing a service creates no engine and no client.
+The runtime creates them on `start()`, from settings, in one place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+from sqlalchemy import MetaData
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from shared.consumer import EventConsumer, Subscription
+from shared.contracts import EventType, dlq_topic
+from shared.db import DeliveryTables, create_engine, migrate
+from shared.delivery import Unit
+from shared.kafka import create_consumer, create_producer, ensure_topics
+from shared.relay import OutboxRelay
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    name: str
+    description: str
+    metadata: MetaData
+    tables: DeliveryTables
+    migrations_dir: Path
+    subscriptions: list[Subscription]
+    publishes: list[EventType]
+    routes: Callable[["ServiceRuntime"], APIRouter] | None = None
+    http_port: int = 8000
+
+    @property
+    def consumes(self) -> list[EventType]:
+        return [s.event_type for s in self.subscriptions]
+
+
+@dataclass
+class ServiceRuntime:
+    definition: ServiceDefinition
+    settings: Settings
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
+
+    def __post_init__(self) -> None:
+        self.engine = None
+        self.producer = None
+        self.consumer: EventConsumer | None = None
+        self.relay: OutboxRelay | None = None
+        self._tasks: list[asyncio.Task] = []
+
+    @property
+    def name(self) -> str:
+        return self.definition.name
+
+    async def start(self) -> None:
+        d, settings = self.definition, self.settings
+        self.engine = create_engine(settings.database_url)
+        await migrate(self.engine, d.name, d.migrations_dir)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        topics = {t.topic for t in d.consumes + d.publishes}
+        await ensure_topics(settings, sorted(topics | {dlq_topic(t.topic) for t in d.consumes}))
+        self.producer = create_producer(settings, client_id=f"{settings.kafka_group_prefix}-{d.name}")
+        await self.producer.start()
+        self.relay = OutboxRelay(engine=self.engine, tables=d.tables, producer=self.producer)
+        self._tasks.append(asyncio.create_task(self._supervise("outbox relay", self.relay.run), name=f"{d.name}-relay"))
+        if d.subscriptions:
+            group = f"{settings.kafka_group_prefix}-{d.name}"
+            kafka_consumer = create_consumer(settings, group, sorted({t.topic for t in d.consumes}))
+            await kafka_consumer.start()
+            self.consumer = EventConsumer(
+                service=d.name, consumer=kafka_consumer, producer=self.producer, engine=self.engine, settings=settings,
+                tables=d.tables, subscriptions=d.subscriptions, on_commit=self.relay.wake, clock=self.clock,
+            )
+            self._tasks.append(asyncio.create_task(self._supervise("consumer", self.consumer.run), name=f"{d.name}-consumer"))
+        log.info("service %s started (consumes %s; publishes %s)", d.name,
+                 ", ".join(t.topic for t in d.consumes) or "nothing",
+                 ", ".join(t.topic for t in d.publishes) or "nothing")
+
+    async def _supervise(self, what: str, loop: Callable) -> None:
+        """Keep a loop alive: an unexpected crash is logged and the loop restarted."""
+        while True:
+            try:
+                await loop()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("%s of %s crashed; restarting in 1s", what, self.name)
+                await asyncio.sleep(1)
+
+    async def stop(self) -> None:
+        """Stop without committing anything that was not already committed."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        if self.consumer is not None:
+            with contextlib.suppress(Exception):
+                await self.consumer.consumer.stop()
+        if self.producer is not None:
+            with contextlib.suppress(Exception):
+                await self.producer.stop()
+        if self.engine is not None:
+            await self.engine.dispose()
+        log.info("service %s stopped", self.name)
+
+    @contextlib.asynccontextmanager
+    async def unit(self) -> AsyncIterator[Unit]:
+        """One transaction for an HTTP request: state change plus outbox, then wake the relay."""
+        async with self.sessions() as session, session.begin():
+            unit = Unit(session=session, tables=self.definition.tables, source=self.name,
+                        settings=self.settings, now=self.clock())
+            yield unit
+        if unit.emitted and self.relay is not None:
+            self.relay.wake()
+
+    def http_app(self) -> FastAPI:
+        d = self.definition
+        app = FastAPI(title=f"dankjewel {d.name}", description=d.description)
+
+        @app.get("/health", tags=["operations"])
+        async def health() -> dict:
+            return {"service": d.name, "status": "ok",
+                    "consumer": self.consumer.stats if self.consumer else None,
+                    "relayed": self.relay.published if self.relay else 0}
+
+        if d.routes is not None:
+            app.include_router(d.routes(self))
+        return app
