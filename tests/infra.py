@@ -1,0 +1,114 @@
+"""The real Kafka broker and PostgreSQL server the integration tests use.
+
+Order of preference, for each: an existing server named by the environment
+(KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL); else testcontainers when a Docker engine
+answers; else the project's own scripts under deploy/ (Kafka from Maven Central,
+PostgreSQL from Debian's package). A server that cannot be had fails the run:
+integration tests are never skipped silently.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_KAFKA_PORT = int(os.environ.get("TEST_KAFKA_PORT", "19092"))
+TEST_PG_PORT = int(os.environ.get("TEST_PG_PORT", "15433"))
+
+
+def docker_engine_available() -> bool:
+    if not shutil.which("docker"):
+        return False
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+@dataclass
+class LocalKafka:
+    """The broker started by deploy/kafka/kafka.sh; can be stopped and started (fault tests)."""
+
+    port: int
+    data_dir: Path
+    env: dict = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.env = os.environ | {"KAFKA_PORT": str(self.port), "KAFKA_DATA_DIR": str(self.data_dir)}
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def _script(self, action: str) -> None:
+        result = subprocess.run([str(ROOT / "deploy/kafka/kafka.sh"), action], env=self.env,
+                                capture_output=True, text=True, timeout=300)
+        if result.returncode != 0:
+            raise RuntimeError(f"deploy/kafka/kafka.sh {action} failed:\n{result.stdout}\n{result.stderr}")
+
+    def start(self) -> None:
+        self._script("start")
+
+    def stop(self) -> None:
+        self._script("stop")
+
+
+@dataclass
+class Infrastructure:
+    kafka_bootstrap: str
+    database_url: str
+    local_kafka: LocalKafka | None
+
+
+def start_infrastructure(stack: ExitStack) -> Infrastructure:
+    docker = None  # decided lazily: `docker info` costs a second or more
+
+    def use_docker() -> bool:
+        nonlocal docker
+        if docker is None:
+            docker = docker_engine_available()
+        return docker
+
+    local_kafka = None
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if not bootstrap:
+        if use_docker():
+            from testcontainers.kafka import KafkaContainer
+
+            container = stack.enter_context(KafkaContainer("apache/kafka:4.1.1").with_kraft())
+            bootstrap = container.get_bootstrap_server()
+        else:
+            data_dir = Path(tempfile.mkdtemp(prefix="dankjewel-test-kafka-"))
+            local_kafka = LocalKafka(TEST_KAFKA_PORT, data_dir)
+            local_kafka.start()
+            stack.callback(shutil.rmtree, data_dir, True)
+            stack.callback(local_kafka.stop)
+            bootstrap = local_kafka.bootstrap
+
+    database_url = os.environ.get("DATABASE_URL")
+    if database_url and not database_url.startswith("postgres"):
+        raise RuntimeError("integration tests run on PostgreSQL; DATABASE_URL points elsewhere")
+    if not database_url:
+        if use_docker():
+            from testcontainers.postgres import PostgresContainer
+
+            container = stack.enter_context(PostgresContainer("postgres:16-alpine", driver="asyncpg"))
+            database_url = container.get_connection_url()
+        else:
+            data_dir = Path(tempfile.mkdtemp(prefix="dankjewel-test-pg-"))
+            shutil.rmtree(data_dir)  # postgres.sh creates it with the right owner
+            env = os.environ | {"PG_PORT": str(TEST_PG_PORT), "PG_DATA_DIR": str(data_dir)}
+            script = str(ROOT / "deploy/postgres/postgres.sh")
+            result = subprocess.run([script, "start"], env=env, capture_output=True, text=True, timeout=600)
+            if result.returncode != 0:
+                raise RuntimeError(f"deploy/postgres/postgres.sh start failed:\n{result.stderr}")
+            database_url = result.stdout.strip().splitlines()[-1]
+            stack.callback(shutil.rmtree, data_dir, True)
+            stack.callback(subprocess.run, [script, "stop"], env=env, capture_output=True, timeout=120)
+    return Infrastructure(bootstrap, database_url, local_kafka)

@@ -1,0 +1,124 @@
+"""Fixtures for tests against the real broker, database and SMTP server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import json
+import time
+import uuid
+from collections.abc import Callable
+from contextlib import ExitStack
+
+import pytest
+import pytest_asyncio
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from shared.service import ServiceDefinition, ServiceRuntime
+from shared.settings import load_settings
+from tests.infra import Infrastructure, start_infrastructure
+
+
+@pytest.fixture(scope="session")
+def infra() -> Infrastructure:
+    with ExitStack() as stack:
+        yield start_infrastructure(stack)
+
+
+@pytest_asyncio.fixture
+async def database_url(infra: Infrastructure) -> str:
+    """A clean database for each test."""
+    engine = create_async_engine(infra.database_url)
+    async with engine.begin() as connection:
+        await connection.execute(text("DROP SCHEMA public CASCADE"))
+        await connection.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+    return infra.database_url
+
+
+@pytest.fixture
+def settings(infra: Infrastructure, database_url: str):
+    # A fresh consumer group per test: each test reads the topics from the start
+    # and must therefore pick out its own records (by unique volunteer ids).
+    return load_settings(kafka_bootstrap_servers=infra.kafka_bootstrap, database_url=database_url,
+                         kafka_group_prefix=f"test-{uuid.uuid4().hex[:8]}")
+
+
+@pytest_asyncio.fixture
+async def start_service(settings):
+    """start_service(definition) → a running ServiceRuntime, stopped after the test."""
+    runtimes: list[ServiceRuntime] = []
+
+    async def start(definition: ServiceDefinition, **overrides) -> ServiceRuntime:
+        runtime = ServiceRuntime(definition, overrides.pop("settings", settings), **overrides)
+        await runtime.start()
+        runtimes.append(runtime)
+        return runtime
+
+    yield start
+    for runtime in runtimes:
+        await runtime.stop()
+
+
+@pytest_asyncio.fixture
+async def producer(infra: Infrastructure):
+    """A plain aiokafka producer, as an organisation's own system would use."""
+    client = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, acks="all")
+    await client.start()
+    yield client
+    await client.stop()
+
+
+async def eventually(check: Callable[[], object], timeout: float = 30.0, interval: float = 0.2):
+    """Call (and await) check() until it returns something truthy; fail with its last value after `timeout`."""
+    deadline = time.monotonic() + timeout
+    value = None
+    while time.monotonic() < deadline:
+        value = check()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return value
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s (last value: {value!r})")
+
+
+async def read_topic(bootstrap: str, topic: str, key: bytes, *, expect: int = 1, settle: float = 3.0,
+                     timeout: float = 30.0) -> list:
+    """All records with `key` on `topic`: waits for `expect` of them, then `settle`
+    seconds more so that an unwanted extra record would be seen too."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    found = []
+    try:
+        deadline = time.monotonic() + timeout
+        settle_until = None
+        while time.monotonic() < (settle_until or deadline):
+            batch = await consumer.getmany(timeout_ms=300)
+            found += [r for records in batch.values() for r in records if r.key == key]
+            if settle_until is None and len(found) >= expect:
+                settle_until = time.monotonic() + settle
+    finally:
+        with contextlib.suppress(Exception):
+            await consumer.stop()
+    return found
+
+
+def structured(event_type: str, data: dict, *, source: str = "https://roster.example.org",
+               event_id: str | None = None) -> tuple[bytes, list]:
+    body = {"specversion": "1.0", "id": event_id or str(uuid.uuid4()), "source": source,
+            "type": event_type, "time": "2026-11-20T10:00:00Z", "datacontenttype": "application/json",
+            "data": data}
+    return json.dumps(body).encode(), [("content-type", b"application/cloudevents+json")]
+
+
+def binary(event_type: str, data: dict, *, source: str = "https://roster.example.org",
+           event_id: str | None = None) -> tuple[bytes, list]:
+    headers = [("ce_specversion", b"1.0"), ("ce_id", (event_id or str(uuid.uuid4())).encode()),
+               ("ce_source", source.encode()), ("ce_type", event_type.encode()),
+               ("ce_time", b"2026-11-20T10:00:00Z"), ("content-type", b"application/json")]
+    return json.dumps(data).encode(), headers
