@@ -15,6 +15,7 @@ import typer
 app = typer.Typer(help="dankjewel: engagement and appreciation services for volunteer organisations.",
                   no_args_is_help=True, add_completion=False)
 log = logging.getLogger("dankjewel")
+ALL_SERVICES_PORT = 8000
 
 
 def _configure_logging(level: str) -> None:
@@ -71,9 +72,9 @@ async def _run(definitions, settings, mail_folder: Path | None) -> None:  # noqa
     for runtime in runtimes:
         await runtime.start()
     if len(runtimes) == 1:
-        http_app, port = runtimes[0].http_app(), settings.http_port if settings.http_port != 8000 else definitions[0].http_port
+        http_app, port = runtimes[0].http_app(), settings.http_port or definitions[0].http_port
     else:
-        http_app, port = FastAPI(title="dankjewel (all services)"), settings.http_port
+        http_app, port = FastAPI(title="dankjewel (all services)"), settings.http_port or ALL_SERVICES_PORT
         for runtime in runtimes:
             http_app.mount(f"/{runtime.name}", runtime.http_app())
     server = uvicorn.Server(uvicorn.Config(http_app, host=settings.http_host, port=port, log_level="warning"))

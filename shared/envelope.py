@@ -97,7 +97,10 @@ def parse_record(headers: list[tuple[str, bytes]] | tuple, value: bytes | None, 
     for name, header_value in headers or ():
         header_map[name] = header_value if isinstance(header_value, bytes) else bytes(header_value or b"")
     try:
+        _require_attributes(header_map, value)
         event = ce_kafka.from_kafka_event(ce_kafka.KafkaMessage(headers=header_map, key=None, value=value))
+    except BadRecord:
+        raise
     except UnicodeDecodeError:
         raise BadRecord("not UTF-8 encoded") from None
     except json.JSONDecodeError as error:
@@ -128,6 +131,23 @@ def parse_record(headers: list[tuple[str, bytes]] | tuple, value: bytes | None, 
     if time.tzinfo is None:
         time = time.replace(tzinfo=timezone.utc)
     return Envelope(id=event.get_id(), source=event.get_source(), type=event_type, time=time, data=model)
+
+
+REQUIRED_ATTRIBUTES = ("specversion", "id", "source", "type")
+
+
+def _require_attributes(headers: dict[str, bytes], value: bytes) -> None:
+    """The SDK fills in a missing `id`; without one there is no dedup key, so refuse."""
+    names = {name.lower() for name in headers}
+    if any(name.startswith("ce_") for name in names):
+        missing = [a for a in REQUIRED_ATTRIBUTES if f"ce_{a}" not in names or not headers.get(f"ce_{a}")]
+    else:
+        body = json.loads(value)
+        if not isinstance(body, dict):
+            raise BadRecord("not a CloudEvent: the JSON body is not an object")
+        missing = [a for a in REQUIRED_ATTRIBUTES if not body.get(a)]
+    if missing:
+        raise BadRecord(f"not a CloudEvent: missing {', '.join(missing)}")
 
 
 def _short(error: Exception, limit: int = 300) -> str:

@@ -29,14 +29,20 @@ class OutboxRelay:
         self.idle_poll_seconds = idle_poll_seconds
         self.retry = retry
         self._wake = asyncio.Event()
+        self._stopping = False
         self.published = 0
 
     def wake(self) -> None:
         self._wake.set()
 
+    def stop_after_current_batch(self) -> None:
+        """A graceful stop: finish the batch in flight (publish and delete), then return."""
+        self._stopping = True
+        self._wake.set()
+
     async def run(self) -> None:
         failures = 0
-        while True:
+        while not self._stopping:
             try:
                 sent = await self.publish_pending()
                 failures = 0
@@ -48,7 +54,7 @@ class OutboxRelay:
                 log.warning("outbox relay: %s; retrying in %.1fs", type(error).__name__, delay)
                 await asyncio.sleep(delay)
                 continue
-            if sent < self.batch_size:
+            if sent < self.batch_size and not self._stopping:
                 self._wake.clear()
                 try:
                     await asyncio.wait_for(self._wake.wait(), self.idle_poll_seconds)

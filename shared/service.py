@@ -91,7 +91,7 @@ class ServiceRuntime:
         """Keep a loop alive: an unexpected crash is logged and the loop restarted."""
         while True:
             try:
-                await loop()
+                return await loop()
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -99,7 +99,15 @@ class ServiceRuntime:
                 await asyncio.sleep(1)
 
     async def stop(self) -> None:
-        """Stop without committing anything that was not already committed."""
+        """Stop without committing any offset that was not already committed; the
+        relay may finish the batch it is sending (else a restart sends it again)."""
+        if self.relay is not None:
+            self.relay.stop_after_current_batch()
+        consumer_tasks = [t for t in self._tasks if t.get_name().endswith("-consumer")]
+        for task in consumer_tasks:
+            task.cancel()
+        with contextlib.suppress(Exception):
+            await asyncio.wait([t for t in self._tasks if t not in consumer_tasks], timeout=10)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

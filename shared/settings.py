@@ -51,7 +51,8 @@ class Settings(BaseSettings):
 
     # HTTP
     http_host: str = "127.0.0.1"
-    http_port: int = Field(default=8000, ge=1, le=65535)
+    http_port: int | None = Field(default=None, ge=1, le=65535,
+                                  description="Default: 8000 for `run all`, the service's own port otherwise")
 
     @field_validator("kafka_bootstrap_servers")
     @classmethod

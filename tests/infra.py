@@ -84,8 +84,12 @@ def start_infrastructure(stack: ExitStack) -> Infrastructure:
             container = stack.enter_context(KafkaContainer("apache/kafka:4.1.1").with_kraft())
             bootstrap = container.get_bootstrap_server()
         else:
-            data_dir = Path(tempfile.mkdtemp(prefix="dankjewel-test-kafka-"))
+            # A fixed folder per port, so a broker left behind by an interrupted run is
+            # found, stopped and wiped rather than blocking the port.
+            data_dir = Path(tempfile.gettempdir()) / f"dankjewel-test-kafka-{TEST_KAFKA_PORT}"
             local_kafka = LocalKafka(TEST_KAFKA_PORT, data_dir)
+            local_kafka.stop()
+            shutil.rmtree(data_dir, ignore_errors=True)
             local_kafka.start()
             stack.callback(shutil.rmtree, data_dir, True)
             stack.callback(local_kafka.stop)
@@ -101,10 +105,11 @@ def start_infrastructure(stack: ExitStack) -> Infrastructure:
             container = stack.enter_context(PostgresContainer("postgres:16-alpine", driver="asyncpg"))
             database_url = container.get_connection_url()
         else:
-            data_dir = Path(tempfile.mkdtemp(prefix="dankjewel-test-pg-"))
-            shutil.rmtree(data_dir)  # postgres.sh creates it with the right owner
+            data_dir = Path(tempfile.gettempdir()) / f"dankjewel-test-pg-{TEST_PG_PORT}"
             env = os.environ | {"PG_PORT": str(TEST_PG_PORT), "PG_DATA_DIR": str(data_dir)}
             script = str(ROOT / "deploy/postgres/postgres.sh")
+            subprocess.run([script, "stop"], env=env, capture_output=True, timeout=120)  # a leftover
+            shutil.rmtree(data_dir, ignore_errors=True)  # postgres.sh creates it with the right owner
             result = subprocess.run([script, "start"], env=env, capture_output=True, text=True, timeout=600)
             if result.returncode != 0:
                 raise RuntimeError(f"deploy/postgres/postgres.sh start failed:\n{result.stderr}")

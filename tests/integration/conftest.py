@@ -86,6 +86,11 @@ async def eventually(check: Callable[[], object], timeout: float = 30.0, interva
     raise AssertionError(f"condition not met within {timeout}s (last value: {value!r})")
 
 
+async def equals(awaitable, expected):
+    """For eventually(): truthy once the awaited value equals `expected`."""
+    return (await awaitable) == expected or None
+
+
 async def read_topic(bootstrap: str, topic: str, key: bytes, *, expect: int = 1, settle: float = 3.0,
                      timeout: float = 30.0) -> list:
     """All records with `key` on `topic`: waits for `expect` of them, then `settle`

@@ -1,0 +1,43 @@
+# dankjewel: the two set-up commands are `make run` and `make test`.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+export PYTHONUNBUFFERED := 1
+
+.PHONY: help install run test unit integration stop contract clean
+
+help:
+	@echo "make run    start Kafka (if none is configured) and all services, with a local mail catcher"
+	@echo "make test   the whole suite on a real Kafka broker, PostgreSQL and SMTP server"
+	@echo "make unit   only the fast unit tests (no servers)"
+	@echo "make stop   stop the local Kafka broker started by make run"
+	@echo "make contract   rewrite shared/schemas/*.json and docs/asyncapi.json from the models"
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[test]'
+	touch $@
+
+run: install
+	deploy/run-local.sh
+
+# pytest exits 5 when it collected no test: that is a failure here, not a pass.
+test: install
+	$(VENV)/bin/pytest -ra --durations=10; rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "make test: no tests were collected" >&2; exit 1; fi; exit $$rc
+
+unit: install
+	$(VENV)/bin/pytest -ra tests/unit
+
+stop:
+	deploy/kafka/kafka.sh stop
+
+contract: install
+	$(VENV)/bin/dankjewel schemas
+	$(VENV)/bin/dankjewel asyncapi --output docs/asyncapi.json
+
+clean:
+	rm -rf var .pytest_cache

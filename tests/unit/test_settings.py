@@ -1,0 +1,44 @@
+import pytest
+
+from shared.settings import DEFAULT_DATABASE_URL, SettingsError, load_settings
+
+
+def test_defaults_need_no_configuration(monkeypatch):
+    for name in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "ORG_TIMEZONE", "SMTP_HOST"):
+        monkeypatch.delenv(name, raising=False)
+    settings = load_settings()
+    assert settings.kafka_bootstrap_servers == "127.0.0.1:9092"
+    assert settings.database_url == DEFAULT_DATABASE_URL
+    assert settings.timezone.key == "Europe/Amsterdam"
+
+
+@pytest.mark.parametrize(("variable", "value", "message"), [
+    ("KAFKA_BOOTSTRAP_SERVERS", "localhost", "KAFKA_BOOTSTRAP_SERVERS: Value error, expected host:port"),
+    ("DATABASE_URL", "mysql://x", "DATABASE_URL: Value error, expected postgresql+asyncpg://"),
+    ("ORG_TIMEZONE", "Europe/Atlantis", "ORG_TIMEZONE: Value error, unknown time zone 'Europe/Atlantis'"),
+    ("SMTP_PORT", "seventy", "SMTP_PORT: Input should be a valid integer"),
+    ("MAIL_FROM", "not-an-address", "MAIL_FROM: value is not a valid email address"),
+    ("RULES_FILE", "/nonexistent/rules.yaml", "RULES_FILE: Value error, no such file"),
+    ("KAFKA_SECURITY_PROTOCOL", "SASL_SSL", "KAFKA_SECURITY_PROTOCOL=SASL_* needs KAFKA_SASL_MECHANISM"),
+])
+def test_a_bad_setting_is_named(monkeypatch, variable, value, message):
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError) as refused:
+        load_settings()
+    assert message in str(refused.value)
+
+
+def test_libpq_style_url_gets_the_async_driver(monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u:p@db:5432/dankjewel")
+    assert load_settings().database_url == "postgresql+asyncpg://u:p@db:5432/dankjewel"
+
+
+def test_sasl_settings_reach_the_kafka_clients(monkeypatch):
+    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT")
+    monkeypatch.setenv("KAFKA_SASL_MECHANISM", "SCRAM-SHA-512")
+    monkeypatch.setenv("KAFKA_SASL_USERNAME", "org")
+    monkeypatch.setenv("KAFKA_SASL_PASSWORD", "secret")
+    options = load_settings().kafka_client_options()
+    assert options["security_protocol"] == "SASL_PLAINTEXT"
+    assert (options["sasl_mechanism"], options["sasl_plain_username"], options["sasl_plain_password"]) == (
+        "SCRAM-SHA-512", "org", "secret")
