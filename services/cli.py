@@ -97,6 +97,53 @@ async def _run(definitions, settings, mail_folder: Path | None) -> None:  # noqa
 
 
 @app.command()
+def sweep(
+    as_of: Annotated[str | None, typer.Option(help="ISO 8601 moment with time zone, e.g. "
+                                                   "2026-12-01T09:00:00+01:00; default: now")] = None,
+    service: Annotated[str, typer.Option(help="One service, or all")] = "all",
+    log_level: str = "INFO",
+) -> None:
+    """Run the time-based rules (deadlines, anniversaries) once, as of a moment, and publish what they raise."""
+    from datetime import datetime, timezone
+
+    from services.registry import all_services
+
+    _configure_logging(log_level)
+    settings = _settings()
+    try:
+        moment = datetime.fromisoformat(as_of) if as_of else datetime.now(timezone.utc)
+    except ValueError:
+        typer.echo(f"dankjewel: --as-of {as_of!r} is not an ISO 8601 moment", err=True)
+        raise typer.Exit(2) from None
+    if moment.tzinfo is None:
+        typer.echo("dankjewel: --as-of needs a time zone, e.g. 2026-12-01T09:00:00+01:00", err=True)
+        raise typer.Exit(2)
+    services = all_services()
+    if service != "all" and service not in services:
+        typer.echo(f"dankjewel: unknown service {service!r}; choose from {', '.join(services)} or all", err=True)
+        raise typer.Exit(2)
+    chosen = [d for d in services.values() if d.sweep and (service in ("all", d.name))]
+    total = asyncio.run(_sweep(chosen, settings, moment))
+    typer.echo(f"sweep as of {moment.isoformat()}: {total} raised")
+
+
+async def _sweep(definitions, settings, moment) -> int:  # noqa: ANN001
+    from shared.service import ServiceRuntime
+
+    total = 0
+    for definition in definitions:
+        runtime = ServiceRuntime(definition, settings)
+        await runtime.start(consume=False, scheduled_sweeps=False)
+        try:
+            total += await runtime.sweep(moment)
+            while await runtime.relay.publish_pending():
+                pass
+        finally:
+            await runtime.stop()
+    return total
+
+
+@app.command()
 def schemas(check: Annotated[bool, typer.Option(help="Only report stale files; exit 1 if any.")] = False) -> None:
     """Write one JSON Schema file per event type into shared/schemas/."""
     from shared.schemas import SCHEMA_DIR, stale_schemas, write_schemas

