@@ -52,7 +52,20 @@ def run(
         typer.echo(f"dankjewel: unknown service {service!r}; choose from {', '.join(services)} or all", err=True)
         raise typer.Exit(2)
     chosen = list(services.values()) if service == "all" else [services[service]]
+    for definition in chosen:  # a bad rules file stops start-up before anything runs
+        if definition.check_config:
+            _check(definition.check_config, settings)
     asyncio.run(_run(chosen, settings, mail_catcher))
+
+
+def _check(check, settings) -> None:  # noqa: ANN001
+    from shared.settings import SettingsError
+
+    try:
+        check(settings)
+    except SettingsError as error:
+        typer.echo(f"dankjewel: {error}", err=True)
+        raise typer.Exit(2) from None
 
 
 async def _run(definitions, settings, mail_folder: Path | None) -> None:  # noqa: ANN001

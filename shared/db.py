@@ -120,8 +120,14 @@ def run_alembic_env(service: str, metadata: MetaData) -> None:
     """Body of every service's migrations/env.py (Alembic imports that file)."""
     from alembic import context
 
+    def render_item(kind, obj, autogen_context):  # noqa: ANN001
+        # Migrations name the plain column type, so they never import project code.
+        if kind == "type" and isinstance(obj, UtcDateTime):
+            return "sa.DateTime(timezone=True)"
+        return False
+
     options = dict(target_metadata=metadata, version_table=f"alembic_version_{service}",
-                   render_as_batch=True)
+                   render_as_batch=True, render_item=render_item)
     connection = context.config.attributes.get("connection")
     if connection is None:
         # `alembic revision --autogenerate` run by a developer: use a synchronous URL.
@@ -139,14 +145,16 @@ def run_alembic_env(service: str, metadata: MetaData) -> None:
         context.run_migrations()
 
 
-async def insert_if_absent(session, table: Table, values: dict) -> bool:  # noqa: ANN001
-    """Insert a row unless one with the same primary key exists; True when inserted.
+async def insert_if_absent(session, table: Table, values: dict, key: list[str] | None = None) -> bool:  # noqa: ANN001
+    """Insert a row unless one with the same key (default: the primary key) exists;
+    True when inserted.
 
     Redelivered or twice-reported facts (a shift sent by a kiosk and a roster) then
     change nothing. Runs inside the caller's transaction."""
     from sqlalchemy import insert, select
 
-    key = [column == values[column.name] for column in table.primary_key.columns]
+    columns = [table.c[name] for name in key] if key else list(table.primary_key.columns)
+    key = [column == values[column.name] for column in columns]
     if await session.scalar(select(1).select_from(table).where(*key)):
         return False
     await session.execute(insert(table).values(**values))

@@ -43,6 +43,10 @@ class ServiceDefinition:
     # Time-based rules: sweep(runtime, as_of) raises what is due at `as_of` and
     # returns how many things it raised. Running it twice raises nothing twice.
     sweep: Callable[["ServiceRuntime", datetime], Awaitable[int]] | None = None
+    # Checks the service's own configuration at start-up; raises with a clear message.
+    check_config: Callable[[Settings], None] | None = None
+    # Further loops the service runs (e.g. the mail sender), each supervised.
+    background: list[Callable[["ServiceRuntime"], Awaitable[None]]] = field(default_factory=list)
 
     @property
     def consumes(self) -> list[EventType]:
@@ -68,6 +72,8 @@ class ServiceRuntime:
 
     async def start(self, *, consume: bool = True, scheduled_sweeps: bool = True) -> None:
         d, settings = self.definition, self.settings
+        if d.check_config is not None:
+            d.check_config(settings)
         self.engine = create_engine(settings.database_url)
         await migrate(self.engine, d.name, d.migrations_dir)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
@@ -77,6 +83,9 @@ class ServiceRuntime:
         await self.producer.start()
         self.relay = OutboxRelay(engine=self.engine, tables=d.tables, producer=self.producer)
         self._tasks.append(asyncio.create_task(self._supervise("outbox relay", self.relay.run), name=f"{d.name}-relay"))
+        for loop in d.background if consume else []:
+            self._tasks.append(asyncio.create_task(self._supervise(loop.__name__, lambda loop=loop: loop(self)),
+                                                   name=f"{d.name}-{loop.__name__}"))
         if d.sweep is not None and scheduled_sweeps:
             self._tasks.append(asyncio.create_task(self._supervise("sweep", self._sweep_on_schedule),
                                                    name=f"{d.name}-sweep"))
@@ -144,11 +153,11 @@ class ServiceRuntime:
         log.info("service %s stopped", self.name)
 
     @contextlib.asynccontextmanager
-    async def unit(self) -> AsyncIterator[Unit]:
-        """One transaction for an HTTP request: state change plus outbox, then wake the relay."""
+    async def unit(self, now: datetime | None = None) -> AsyncIterator[Unit]:
+        """One transaction (an HTTP request, a sweep): state change plus outbox, then wake the relay."""
         async with self.sessions() as session, session.begin():
             unit = Unit(session=session, tables=self.definition.tables, source=self.name,
-                        settings=self.settings, now=self.clock())
+                        settings=self.settings, now=now or self.clock())
             yield unit
         if unit.emitted and self.relay is not None:
             self.relay.wake()

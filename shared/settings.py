@@ -43,6 +43,13 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = False
     mail_from: EmailStr = "dankjewel@example.org"
+    mail_batch_size: int = Field(default=50, ge=1, le=1000, description="Mails sent over one SMTP session")
+    mail_retry_seconds: float = Field(default=30, gt=0, description="First wait after a 4xx or a connection failure")
+    mail_retry_max_seconds: float = Field(default=900, gt=0)
+    coordinator_language: Literal["nl", "en"] = "nl"
+    public_base_url: str = Field(default="http://127.0.0.1:8000/appreciation",
+                                 description="Where the appreciation service's HTTP API is reachable (unsubscribe links)")
+    unsubscribe_secret: SecretStr = Field(default=SecretStr("dankjewel-development-secret"), min_length=16)
     default_coordinator_email: EmailStr = "coordinator@example.org"
     org_lead_email: EmailStr | None = Field(default=None, description="Escalations go here; "
                                             "defaults to DEFAULT_COORDINATOR_EMAIL")

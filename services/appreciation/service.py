@@ -2,10 +2,20 @@
 
 from pathlib import Path
 
-from services.appreciation import api, handlers
+from services.appreciation import api, handlers, mailer, sweep
 from services.appreciation.tables import SERVICE, delivery, metadata
 from shared.consumer import Subscription
-from shared.contracts import MILESTONE_REACHED, SHIFT_COMPLETED, VOLUNTEER_REGISTERED
+from shared.contracts import (
+    ALERT_RAISED,
+    APPRECIATION_SENT,
+    FOLLOWUP_OVERDUE,
+    MILESTONE_REACHED,
+    SHIFT_COMPLETED,
+    SHIFT_MISSED,
+    VOLUNTEER_ERASED,
+    VOLUNTEER_REGISTERED,
+    VOLUNTEER_UPDATED,
+)
 from shared.service import ServiceDefinition
 
 definition = ServiceDefinition(
@@ -16,9 +26,16 @@ definition = ServiceDefinition(
     migrations_dir=Path(__file__).parent / "migrations",
     subscriptions=[
         Subscription(VOLUNTEER_REGISTERED, handlers.remember_volunteer),
-        Subscription(SHIFT_COMPLETED, handlers.count_shift_and_detect_milestones),
+        Subscription(VOLUNTEER_UPDATED, handlers.update_volunteer),
+        Subscription(VOLUNTEER_ERASED, handlers.erase_volunteer),
+        Subscription(SHIFT_COMPLETED, handlers.count_shift),
+        Subscription(SHIFT_MISSED, handlers.count_missed_shift),
+        Subscription(FOLLOWUP_OVERDUE, handlers.alert_on_overdue_follow_up),
     ],
-    publishes=[MILESTONE_REACHED],
+    publishes=[MILESTONE_REACHED, APPRECIATION_SENT, ALERT_RAISED],
     routes=api.routes,
     http_port=8004,
+    sweep=sweep.sweep,
+    check_config=handlers.rules_for,
+    background=[mailer.send_mail],
 )

@@ -127,3 +127,50 @@ def binary(event_type: str, data: dict, *, source: str = "https://roster.example
                ("ce_source", source.encode()), ("ce_type", event_type.encode()),
                ("ce_time", b"2026-11-20T10:00:00Z"), ("content-type", b"application/json")]
     return json.dumps(data).encode(), headers
+
+
+class RecordingSmtp:
+    """A real SMTP server on loopback (aiosmtpd) that records what it accepted, and
+    can be made to refuse connections or answer 4xx for a while."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.messages: list = []
+        self.temporary_failure = False
+        self.controller = None
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+        from email import message_from_bytes, policy
+
+        if self.temporary_failure:
+            return "451 Requested action aborted: try again later"
+        self.messages.append(message_from_bytes(envelope.original_content or envelope.content, policy=policy.default))
+        return "250 OK"
+
+    def start(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)  # one per start: not restartable
+        self.controller.start()
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+    def to(self, address: str) -> list:
+        return [m for m in self.messages if m["To"] == address]
+
+
+@pytest.fixture
+def smtp_server(unused_tcp_port_factory):
+    server = RecordingSmtp(unused_tcp_port_factory())
+    server.start()
+    yield server
+    with contextlib.suppress(Exception):
+        server.stop()
+
+
+@pytest.fixture
+def mail_settings(settings, smtp_server):
+    """Settings pointing at the recording SMTP server, with short retry waits."""
+    return settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": smtp_server.port,
+                                       "mail_retry_seconds": 0.5, "mail_retry_max_seconds": 2.0})

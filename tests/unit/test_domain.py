@@ -1,37 +1,14 @@
 """Table-driven tests of the services' pure rules."""
 
 from datetime import datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.appreciation import domain as appreciation
 from services.checkins import domain as checkins
 from services.registration import domain as registration
 from services.tasks import domain as tasks
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=timezone.utc)
-
-
-@pytest.mark.parametrize(("count", "expected"), [
-    (1, ["first-shift"]), (2, []), (9, []), (10, ["shifts-10"]), (25, ["shifts-25"]), (100, ["shifts-100"]),
-    (101, []),
-])
-def test_shift_milestones(count, expected):
-    assert appreciation.shift_milestones(count) == expected
-
-
-@pytest.mark.parametrize(("age", "celebrate"), [
-    (timedelta(0), True), (timedelta(days=14), True), (timedelta(days=14, seconds=1), False),
-    (timedelta(days=365 * 3), False),
-])
-def test_grace_window(age, celebrate):
-    assert appreciation.should_celebrate(T0, T0 + age) is celebrate
-
-
-def test_local_date_uses_the_organisations_time_zone():
-    late_evening = datetime(2026, 11, 1, 23, 30, tzinfo=timezone.utc)
-    assert appreciation.local_date(late_evening, ZoneInfo("Europe/Amsterdam")).isoformat() == "2026-11-02"
 
 
 @pytest.mark.parametrize(("shifts", "count", "hours"), [
@@ -51,10 +28,6 @@ def test_shift_summary(shifts, count, hours):
 ])
 def test_a_checkin_closes_only_a_clock_started_before_it(clock_started, held, closes):
     assert checkins.closes_clock(clock_started, held) is closes
-
-
-def test_intake_is_due_after_seven_days():
-    assert checkins.intake_due(T0) == T0 + timedelta(days=7)
 
 
 @pytest.mark.parametrize(("raw", "clean"), [

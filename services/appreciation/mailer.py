@@ -1,0 +1,208 @@
+"""The mail sender: takes due rows from `appreciation_mails`, renders and sends them
+over one reused SMTP session, and records the outcome.
+
+* 250 → `sent`, and `appreciations.sent` goes to the outbox in the same transaction.
+* 4xx, a refused connection, a broken session → retried later with backoff
+  (MAIL_RETRY_SECONDS doubling up to MAIL_RETRY_MAX_SECONDS); the session is reset.
+* 5xx → `failed`, kept visible, and the coordinator is told (delivery-failed).
+* no consent, unsubscribed, erased, no address → `skipped`, with the reason.
+SMTP being down never touches Kafka consumption: the handlers only queue rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta
+
+import aiosmtplib
+from sqlalchemy import select, update
+
+from services.appreciation import handlers, messages
+from services.appreciation.tables import mails, volunteers
+from shared.contracts import APPRECIATION_SENT, AppreciationSent
+from shared.service import ServiceRuntime
+
+log = logging.getLogger(__name__)
+
+TEMPLATE_KEYS = ("milestone", "reached_on", "shifts", "hours", "task", "years", "anniversary_on", "lunch_on",
+                 "lunch_time", "lunch_place", "kind", "detail", "reason", "due_since", "missed",
+                 "failed_notification")
+
+
+class MailSender:
+    def __init__(self, runtime: ServiceRuntime) -> None:
+        self.runtime = runtime
+        self.settings = runtime.settings
+        self.stats = {"sessions": 0, "sent": 0, "retried": 0, "failed": 0, "skipped": 0}
+
+    async def run(self) -> None:
+        while True:
+            if not await self.send_due():
+                await asyncio.sleep(1.0)
+
+    async def send_due(self) -> int:
+        """One SMTP session for up to MAIL_BATCH_SIZE due mails; returns how many were handled."""
+        now = self.runtime.clock()
+        async with self.runtime.sessions() as session:
+            due = (await session.execute(
+                select(mails, volunteers.c.name, volunteers.c.email, volunteers.c.language,
+                       volunteers.c.coordinator_email, volunteers.c.consent, volunteers.c.unsubscribed_at,
+                       volunteers.c.erased_at, volunteers.c.registered_at)
+                .join(volunteers, volunteers.c.volunteer_id == mails.c.volunteer_id)
+                .where(mails.c.status == "pending", mails.c.next_attempt_at <= now)
+                .order_by(mails.c.id).limit(self.settings.mail_batch_size))).all()
+        if not due:
+            return 0
+        smtp: aiosmtplib.SMTP | None = None
+        unreachable: str | None = None  # once the server cannot be reached, the rest of the batch waits too
+        try:
+            for mail in due:
+                skip = self._skip_reason(mail)
+                if skip == "waiting":
+                    await self._reschedule(mail, now + handlers.WAIT_FOR_REGISTRATION, None, count_attempt=False)
+                    continue
+                if skip:
+                    await self._finish(mail, "skipped", skip)
+                    continue
+                recipient = self._recipient(mail)
+                try:
+                    message = self._message(mail, recipient)
+                except messages.HeaderInjection:
+                    await self._finish(mail, "failed", "header value with CR/LF refused")
+                    continue
+                if unreachable:
+                    await self._retry(mail, now, unreachable)
+                    continue
+                try:
+                    if smtp is None:
+                        try:
+                            smtp = await self._connect()
+                        except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as error:
+                            unreachable = f"SMTP server unreachable ({type(error).__name__})"
+                            await self._retry(mail, now, unreachable)
+                            continue
+                    await smtp.send_message(message)
+                except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as error:
+                    code = smtp_code(error)
+                    if code is not None and code >= 500:
+                        await self._fail_permanently(mail, code)
+                    else:
+                        await self._retry(mail, now, f"SMTP {code}" if code else type(error).__name__)
+                    if code is None or isinstance(error, aiosmtplib.SMTPServerDisconnected):
+                        smtp = self._reset(smtp)  # a broken session is not reused
+                    continue
+                await self._mark_sent(mail, recipient)
+        finally:
+            if smtp is not None:
+                try:
+                    await smtp.quit()
+                except (aiosmtplib.SMTPException, OSError):
+                    smtp.close()
+        return len(due)
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        s = self.settings
+        smtp = aiosmtplib.SMTP(hostname=s.smtp_host, port=s.smtp_port, timeout=15,
+                               start_tls=s.smtp_starttls, use_tls=False)
+        await smtp.connect()
+        if s.smtp_username and s.smtp_password:
+            await smtp.login(s.smtp_username, s.smtp_password.get_secret_value())
+        self.stats["sessions"] += 1
+        return smtp
+
+    @staticmethod
+    def _reset(smtp: aiosmtplib.SMTP | None) -> None:
+        if smtp is not None:
+            smtp.close()
+        return None
+
+    @staticmethod
+    def _skip_reason(mail) -> str | None:  # noqa: ANN001
+        if mail.erased_at is not None:
+            return "volunteer erased"
+        if mail.audience != "volunteer":
+            return None if mail.registered_at is not None or mail.context.get("recipient") else "waiting"
+        if mail.registered_at is None:
+            return "waiting"
+        if not mail.consent:
+            return "no consent for appreciation mail"
+        if mail.unsubscribed_at is not None:
+            return "unsubscribed"
+        if not mail.email:
+            return "no email address"
+        return None
+
+    def _recipient(self, mail) -> str:  # noqa: ANN001
+        if mail.audience == "volunteer":
+            return mail.email
+        if mail.context.get("recipient"):
+            return mail.context["recipient"]
+        if mail.audience == "lead":
+            return self.settings.lead_email
+        return mail.coordinator_email or self.settings.default_coordinator_email
+
+    def _message(self, mail, recipient: str):  # noqa: ANN001, ANN202
+        language = mail.language if mail.audience == "volunteer" else self.settings.coordinator_language
+        values = {key: None for key in TEMPLATE_KEYS} | dict(mail.context) | {
+            "name": mail.name or f"#{mail.volunteer_id}",
+            "unsubscribe_url": messages.unsubscribe_url(self.settings, mail.volunteer_id),
+        }
+        return messages.build_message(settings=self.settings, volunteer_id=mail.volunteer_id,
+                                      occasion=mail.occasion, notification=mail.notification,
+                                      audience=mail.audience, recipient=recipient, language=language,
+                                      values=values)
+
+    async def _mark_sent(self, mail, recipient: str) -> None:  # noqa: ANN001
+        async with self.runtime.unit() as unit:
+            await unit.session.execute(update(mails).where(mails.c.id == mail.id).values(
+                status="sent", sent_at=unit.now, recipient=recipient, attempts=mail.attempts + 1, last_error=None))
+            await unit.emit(APPRECIATION_SENT, AppreciationSent(
+                volunteer_id=mail.volunteer_id, milestone=mail.occasion[:100], notification=mail.notification,
+                recipient=recipient), event_id=f"mail:{mail.id}")
+        self.stats["sent"] += 1
+
+    async def _retry(self, mail, now: datetime, reason: str) -> None:  # noqa: ANN001
+        delay = min(self.settings.mail_retry_max_seconds, self.settings.mail_retry_seconds * 2 ** mail.attempts)
+        log.warning("mail %d (%s) not accepted (%s); retrying in %.0fs", mail.id, mail.notification, reason, delay)
+        await self._reschedule(mail, now + timedelta(seconds=delay), reason)
+        self.stats["retried"] += 1
+
+    async def _reschedule(self, mail, when: datetime, reason: str | None, count_attempt: bool = True) -> None:  # noqa: ANN001
+        async with self.runtime.unit() as unit:
+            await unit.session.execute(update(mails).where(mails.c.id == mail.id).values(
+                next_attempt_at=when, last_error=reason, attempts=mail.attempts + (1 if count_attempt else 0)))
+
+    async def _finish(self, mail, status: str, reason: str) -> None:  # noqa: ANN001
+        async with self.runtime.unit() as unit:
+            await unit.session.execute(update(mails).where(mails.c.id == mail.id).values(
+                status=status, last_error=reason))
+        self.stats["skipped" if status == "skipped" else "failed"] += 1
+        log.info("mail %d (%s) %s: %s", mail.id, mail.notification, status, reason)
+
+    async def _fail_permanently(self, mail, code: int) -> None:  # noqa: ANN001
+        """A 5xx is final: keep the row visible as failed and tell the coordinator."""
+        async with self.runtime.unit() as unit:
+            await unit.session.execute(update(mails).where(mails.c.id == mail.id).values(
+                status="failed", last_error=f"SMTP {code}", attempts=mail.attempts + 1))
+            if mail.notification != "delivery-failed":
+                await handlers.queue_mail(unit, mail.volunteer_id, f"{mail.occasion}:{mail.notification}",
+                                          "delivery-failed", "coordinator",
+                                          {"failed_notification": mail.notification})
+        self.stats["failed"] += 1
+        log.warning("mail %d (%s) refused with SMTP %d; coordinator told", mail.id, mail.notification, code)
+
+
+def smtp_code(error: BaseException) -> int | None:
+    """The SMTP reply code behind an error, if the server gave one."""
+    if isinstance(error, aiosmtplib.SMTPRecipientsRefused) and error.recipients:
+        return error.recipients[0].code
+    if isinstance(error, aiosmtplib.SMTPResponseException) and error.code > 0:
+        return error.code
+    return None
+
+
+async def send_mail(runtime: ServiceRuntime) -> None:
+    """Background loop of the appreciation service."""
+    runtime.mail_sender = MailSender(runtime)
+    await runtime.mail_sender.run()

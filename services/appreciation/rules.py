@@ -1,0 +1,129 @@
+"""The rules file: which milestones count and what each triggers (configuration, not code)."""
+
+from __future__ import annotations
+
+from datetime import time
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from shared.settings import SettingsError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+DEFAULT_RULES_FILE = Path(__file__).parent / "rules.yaml"
+
+VolunteerNotification = Literal["first-shift-thanks", "milestone-card", "service-anniversary", "lunch-invitation"]
+
+
+class RulesError(SettingsError):
+    """The rules file cannot be used; the message names the file and line."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Lunch(Strict):
+    days_after_anniversary: int = Field(ge=0, le=365)
+    time: time
+    place: str = Field(min_length=1, max_length=200)
+
+
+class MilestoneRule(Strict):
+    measure: Literal["shifts", "hours", "years"]
+    at: list[int] = Field(min_length=1)
+    name: str | None = Field(default=None, pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")
+    notify: list[VolunteerNotification] = Field(min_length=1)
+    coordinator_reminder_days: int | None = Field(default=None, ge=1, le=90)
+    lunch: Lunch | None = None
+
+    @field_validator("at")
+    @classmethod
+    def _positive_ascending(cls, at: list[int]) -> list[int]:
+        if any(n <= 0 for n in at) or at != sorted(set(at)):
+            raise ValueError("thresholds must be positive, ascending and distinct")
+        return at
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "MilestoneRule":
+        if self.name and len(self.at) != 1:
+            raise ValueError("`name` can only be given for a single threshold")
+        if self.measure != "years" and (self.coordinator_reminder_days or self.lunch):
+            raise ValueError("coordinator_reminder_days and lunch apply to years of service only")
+        if self.lunch and "lunch-invitation" not in self.notify:
+            raise ValueError("`lunch` is set but notify has no lunch-invitation")
+        return self
+
+    def milestone(self, threshold: int) -> str:
+        return self.name or f"{self.measure}-{threshold}"
+
+
+class AlertRules(Strict):
+    missed_shifts_in_a_row: int = Field(default=2, ge=1)
+    followup_overdue: bool = True
+    quiet_volunteer: bool = True
+
+
+class Rules(Strict):
+    grace_days: int = Field(default=14, ge=0)
+    milestones: list[MilestoneRule]
+    alerts: AlertRules = AlertRules()
+
+    @model_validator(mode="after")
+    def _unique_milestones(self) -> "Rules":
+        seen: set[str] = set()
+        for rule in self.milestones:
+            for threshold in rule.at:
+                name = rule.milestone(threshold)
+                if name in seen:
+                    raise ValueError(f"milestone {name!r} is defined twice")
+                seen.add(name)
+        return self
+
+    def for_measure(self, measure: str) -> list[MilestoneRule]:
+        return [rule for rule in self.milestones if rule.measure == measure]
+
+
+def load_rules(path: Path | None = None) -> Rules:
+    """Read and validate a rules file; RulesError names the line of the first problem."""
+    path = path or DEFAULT_RULES_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise RulesError(f"{path}: cannot read: {error.strerror}") from None
+    try:
+        root = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise RulesError(f"{path}{where}: not valid YAML: {getattr(error, 'problem', error)}") from None
+    if not isinstance(data, dict):
+        raise RulesError(f"{path}: expected a mapping with grace_days, milestones and alerts")
+    try:
+        return Rules.model_validate(data)
+    except ValidationError as error:
+        problem = error.errors(include_url=False)[0]
+        # pydantic adds validator names such as "function-after[...]" to the path
+        location = [part for part in problem["loc"] if not (isinstance(part, str) and "[" in part)]
+        line = _line_of(root, list(problem["loc"]))
+        dotted = ".".join(str(part) for part in location) or "(top)"
+        raise RulesError(f"{path} line {line}: {dotted}: {problem['msg']}") from None
+
+
+def _line_of(node: yaml.Node | None, location: list) -> int:
+    """The 1-based line of the YAML node at `location` (or of its nearest parent)."""
+    line = node.start_mark.line + 1 if node is not None else 1
+    for part in location:
+        child = None
+        if isinstance(node, yaml.MappingNode):
+            child = next((value for key, value in node.value if key.value == part), None)
+            if child is None:
+                break
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            child = node.value[part]
+        else:
+            continue  # pydantic adds union/validator names to the path; skip them
+        node = child
+        line = node.start_mark.line + 1
+    return line

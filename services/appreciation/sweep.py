@@ -1,0 +1,66 @@
+"""Time-based rules: anniversaries and the coordinator's reminder ahead of them.
+
+Each volunteer row carries `next_sweep_on`, the first day on which a sweep has
+something to do for them, so a sweep reads only the volunteers that are due."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+
+from sqlalchemy import select
+
+from services.appreciation import domain, handlers
+from services.appreciation.tables import volunteers
+from shared.service import ServiceRuntime
+
+BATCH = 1000
+
+
+async def sweep(runtime: ServiceRuntime, as_of: datetime) -> int:
+    """Raise every anniversary and reminder due at `as_of`; the same sweep twice raises nothing twice."""
+    settings = runtime.settings
+    rules = handlers.rules_for(settings)
+    today = domain.local_date(as_of, settings.timezone)
+    raised, after_id = 0, ""
+    while True:
+        async with runtime.unit(now=as_of) as unit:
+            due = (await unit.session.execute(
+                select(volunteers.c.volunteer_id, volunteers.c.service_started_on, volunteers.c.name,
+                       volunteers.c.coordinator_email)
+                .where(volunteers.c.next_sweep_on <= today, volunteers.c.erased_at.is_(None),
+                       volunteers.c.volunteer_id > after_id)
+                .order_by(volunteers.c.volunteer_id).limit(BATCH))).all()
+            for volunteer in due:
+                raised += await _raise_due(unit, rules, volunteer, today)
+        if len(due) < BATCH:
+            return raised
+        after_id = due[-1].volunteer_id
+
+
+async def _raise_due(unit, rules, volunteer, today) -> int:  # noqa: ANN001
+    reached, remind = domain.due_on(rules, volunteer.service_started_on, today)
+    raised = 0
+    for anniversary in remind:
+        context = _context(anniversary)
+        raised += await handlers.queue_mail(unit, volunteer.volunteer_id, anniversary.milestone,
+                                            "coordinator-reminder", "coordinator", context)
+        if "lunch-invitation" in anniversary.rule.notify:
+            raised += await handlers.queue_mail(unit, volunteer.volunteer_id, anniversary.milestone,
+                                                "lunch-invitation", "volunteer", context)
+    for anniversary in reached:
+        happened_at = datetime.combine(anniversary.on, time(0), tzinfo=unit.settings.timezone)
+        raised += await handlers.record_milestone(unit, volunteer.volunteer_id, anniversary.milestone, happened_at,
+                                                  anniversary.rule.notify, _context(anniversary))
+    await handlers.set_volunteer(unit, volunteer.volunteer_id,
+                        next_sweep_on=domain.next_relevant_date(rules, volunteer.service_started_on, after=today))
+    return raised
+
+
+def _context(anniversary: domain.Anniversary) -> dict:
+    lunch = anniversary.rule.lunch
+    return {
+        "milestone": anniversary.milestone, "years": anniversary.years, "anniversary_on": anniversary.on.isoformat(),
+        "lunch_on": anniversary.lunch_on.isoformat() if anniversary.lunch_on else None,
+        "lunch_time": lunch.time.strftime("%H:%M") if lunch else None,
+        "lunch_place": lunch.place if lunch else None,
+    }

@@ -1,0 +1,116 @@
+"""Rendering appreciation mail: both languages, hostile names, headers, unsubscribe tokens."""
+
+from email import message_from_bytes, policy
+
+import pytest
+
+from services.appreciation import messages
+from services.appreciation.mailer import TEMPLATE_KEYS
+from shared.settings import load_settings
+
+SETTINGS = load_settings(unsubscribe_secret="a-test-secret-of-enough-length")
+LUNCH = {"years": 5, "milestone": "years-5", "anniversary_on": "2026-12-04", "lunch_on": "2026-12-11",
+         "lunch_time": "12:30", "lunch_place": "the canteen"}
+
+
+def build(notification, language="nl", name="Henk", audience="volunteer", recipient="henk@example.org", **context):
+    values = {key: None for key in TEMPLATE_KEYS} | context | {
+        "name": name, "unsubscribe_url": messages.unsubscribe_url(SETTINGS, "v-henk")}
+    return messages.build_message(settings=SETTINGS, volunteer_id="v-henk", occasion=context.get("milestone", "x"),
+                                  notification=notification, audience=audience, recipient=recipient,
+                                  language=language, values=values)
+
+
+@pytest.mark.parametrize(("notification", "language", "context", "subject", "phrase"), [
+    ("first-shift-thanks", "nl", {"task": "boodschappen rijden"}, "Dank je wel voor je eerste dienst, Henk!",
+     "Je eerste dienst (boodschappen rijden) zit erop"),
+    ("first-shift-thanks", "en", {}, "Thank you for your first shift, Henk!", "Your first shift is done"),
+    ("milestone-card", "nl", {"milestone": "shifts-25"}, "25 diensten: dank je wel, Henk!", "25 diensten"),
+    ("milestone-card", "en", {"milestone": "hours-100"}, "100 hours: thank you, Henk!", "100 hours"),
+    ("service-anniversary", "nl", {"years": 5}, "5 jaar vrijwilliger: gefeliciteerd, Henk!", "5 jaar"),
+    ("lunch-invitation", "en", LUNCH, "Invitation: lunch to celebrate 5 years, Henk",
+     "lunch on December 11, 2026 at 12:30 in the canteen"),
+    ("lunch-invitation", "nl", LUNCH, "Uitnodiging: lunch ter ere van 5 jaar, Henk",
+     "lunch op 11 december 2026 om 12:30 uur in the canteen"),
+])
+def test_volunteer_mail_in_their_language(notification, language, context, subject, phrase):
+    message = build(notification, language, **context)
+    assert message["Subject"] == subject
+    assert message["X-Dankjewel-Notification"] == notification
+    assert message["Content-Language"] == language
+    assert phrase in message.get_body(("plain",)).get_content()
+    assert message["List-Unsubscribe"].startswith(f"<{SETTINGS.public_base_url}/unsubscribe/")
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+def test_coordinator_reminder_reads_like_the_brief():
+    message = build("coordinator-reminder", "en", audience="coordinator", recipient="coord@example.org", **LUNCH)
+    text = message.get_body(("plain",)).get_content()
+    assert message["Subject"] == "Henk reaches 5 years of volunteering on December 4, 2026"
+    assert "Write Henk a personal card" in text
+    assert "Henk has been invited to lunch on December 11, 2026" in text
+    assert message["List-Unsubscribe"] is None  # coordinator mail has no unsubscribe
+
+
+def test_alert_says_what_is_overdue_and_suggests_a_next_step():
+    message = build("coordinator-alert", "nl", audience="coordinator", reason="intake-overdue",
+                    due_since="2026-11-20T10:00:00+00:00")
+    text = message.get_body(("plain",)).get_content()
+    assert "nog geen kennismakingsgesprek" in text and "Sinds 20 november 2026" in text
+    assert "Voorstel: Bel Henk deze week" in text
+
+
+def test_lunch_invitation_carries_an_ics_with_the_date():
+    message = build("lunch-invitation", "nl", **LUNCH)
+    [attachment] = list(message.iter_attachments())
+    assert attachment.get_filename() == "lunch.ics"
+    ics = attachment.get_content()
+    assert "DTSTART;TZID=Europe/Amsterdam:20261211T123000" in ics and "LOCATION:the canteen" in ics
+
+
+@pytest.mark.parametrize("name", ["<script>alert('x')</script>", "Zoë O'Neill & Søn", "Jan \"de Snelle\" <b>"])
+def test_hostile_and_accented_names_are_escaped_in_html(name):
+    message = build("first-shift-thanks", "nl", name=name)
+    html = message.get_body(("html",)).get_content()
+    assert name not in html or name.isalnum()
+    assert "<script>" not in html
+    assert "&lt;" in html or "&#39;" in html or "&amp;" in html
+    assert name in message.get_body(("plain",)).get_content()  # plain text shows the name as written
+
+
+def test_cr_lf_in_a_name_is_flattened_before_it_reaches_the_subject():
+    message = build("first-shift-thanks", "en", name="Evil\r\nBcc: all@example.org")
+    assert message["Subject"] == "Thank you for your first shift, Evil Bcc: all@example.org!"
+    assert message["Bcc"] is None
+    assert b"\r\nBcc:" not in message.as_bytes()
+
+
+@pytest.mark.parametrize("recipient", ["henk@example.org\r\nBcc: all@example.org", "henk@example.org\n"])
+def test_cr_lf_in_an_address_refuses_the_mail(recipient):
+    with pytest.raises(messages.HeaderInjection):
+        build("first-shift-thanks", "en", recipient=recipient)
+
+
+def test_message_id_is_derived_from_the_ledger_entry():
+    assert build("service-anniversary", years=5, milestone="years-5")["Message-ID"] == \
+        build("service-anniversary", years=5, milestone="years-5")["Message-ID"]
+    assert messages.message_id("v1", "years-5", "service-anniversary") != \
+        messages.message_id("v2", "years-5", "service-anniversary")
+
+
+def test_the_whole_message_serialises_as_valid_mime():
+    raw = build("lunch-invitation", "nl", name="Zoë", **LUNCH).as_bytes()
+    parsed = message_from_bytes(raw, policy=policy.default)
+    assert parsed["Subject"] == "Uitnodiging: lunch ter ere van 5 jaar, Zoë"
+
+
+def test_unsubscribe_tokens_cannot_be_forged_or_moved_to_another_person():
+    token = messages.unsubscribe_token(SETTINGS, "v-henk")
+    assert messages.volunteer_of_token(SETTINGS, token) == "v-henk"
+    assert messages.volunteer_of_token(SETTINGS, messages.unsubscribe_token(SETTINGS, "v-anna")) == "v-anna"
+    payload, signature = token.split(".")
+    forged = messages.unsubscribe_token(SETTINGS, "v-anna").split(".")[0] + "." + signature
+    assert messages.volunteer_of_token(SETTINGS, forged) is None
+    other_secret = load_settings(unsubscribe_secret="another-secret-entirely")
+    assert messages.volunteer_of_token(other_secret, token) is None
+    assert messages.volunteer_of_token(SETTINGS, "garbage") is None
