@@ -157,6 +157,63 @@ async def _sweep(definitions, settings, moment) -> int:  # noqa: ANN001
 
 
 @app.command()
+def demo(
+    mail_folder: Annotated[Path, typer.Option(help="Where `make run`'s mail catcher keeps mail")] = Path("var/mail"),
+) -> None:
+    """Publish the focus group's stories through Kafka to a running stack (`make run`),
+    run the sweeps, and list the mails that result."""
+    _configure_logging("WARNING")
+    settings = _settings()
+    asyncio.run(_demo(settings, mail_folder))
+
+
+async def _demo(settings, mail_folder: Path) -> None:  # noqa: ANN001
+    from datetime import datetime
+    from email import message_from_bytes, policy
+
+    from sqlalchemy import select
+
+    from services import demo
+    from services.appreciation.tables import volunteers
+    from services.checkins.tables import clocks
+    from services.registry import all_services
+    from shared.db import create_engine
+
+    before = set(mail_folder.glob("*.eml"))
+    now = datetime.now(settings.timezone)
+    typer.echo("publishing the stories of Henk, Samira and Gerard to Kafka …")
+    people = await demo.publish_history(settings, now.date())
+    engine = create_engine(settings.database_url)
+
+    async def consumed() -> bool:
+        async with engine.connect() as connection:
+            henk = await connection.scalar(select(volunteers.c.shift_count).where(
+                volunteers.c.volunteer_id == people["henk"]))
+            gerard = await connection.scalar(select(clocks.c.due_at).where(clocks.c.volunteer_id == people["gerard"]))
+            return henk == 12 and gerard is not None
+
+    if not await demo.wait_until(consumed):
+        typer.echo("dankjewel: the services did not take the events in within 60 s; is `make run` running?", err=True)
+        await engine.dispose()
+        raise typer.Exit(1)
+    await engine.dispose()
+    typer.echo(f"running the sweeps as of {now.isoformat(timespec='minutes')} …")
+    services = all_services()
+    await _sweep([services["checkins"], services["appreciation"]], settings, now)
+
+    async def mails_arrived() -> bool:
+        return len(set(mail_folder.glob("*.eml")) - before) >= 4
+
+    await demo.wait_until(mails_arrived)
+    new = sorted(set(mail_folder.glob("*.eml")) - before)
+    typer.echo(f"{len(new)} mails in {mail_folder.resolve()}:")
+    for path in new:
+        message = message_from_bytes(path.read_bytes(), policy=policy.default)
+        typer.echo(f"  {message['X-Dankjewel-Notification']:<22} to {message['To']:<26} {message['Subject']}")
+        typer.echo(f"  {'':<22}    {path}")
+
+
+@app.command()
 def schemas(check: Annotated[bool, typer.Option(help="Only report stale files; exit 1 if any.")] = False) -> None:
     """Write one JSON Schema file per event type into shared/schemas/."""
     from shared.schemas import SCHEMA_DIR, stale_schemas, write_schemas

@@ -129,14 +129,14 @@ class ServiceRuntime:
     async def stop(self) -> None:
         """Stop without committing any offset that was not already committed; the
         relay may finish the batch it is sending (else a restart sends it again)."""
-        if self.relay is not None:
-            self.relay.stop_after_current_batch()
-        consumer_tasks = [t for t in self._tasks if t.get_name().endswith("-consumer")]
-        for task in consumer_tasks:
-            task.cancel()
-        with contextlib.suppress(Exception):
-            await asyncio.wait([t for t in self._tasks if t not in consumer_tasks], timeout=10)
+        relay_tasks = [t for t in self._tasks if t.get_name().endswith("-relay")]
         for task in self._tasks:
+            if task not in relay_tasks:
+                task.cancel()
+        if self.relay is not None and relay_tasks:
+            self.relay.stop_after_current_batch()
+            await asyncio.wait(relay_tasks, timeout=10)
+        for task in relay_tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):

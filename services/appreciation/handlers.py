@@ -18,6 +18,7 @@ from shared.contracts import (
     AlertRaised,
     FollowUpOverdue,
     MilestoneReached,
+    OpportunityOffered,
     ShiftCompleted,
     ShiftMissed,
     VolunteerErased,
@@ -145,6 +146,14 @@ async def alert_on_overdue_follow_up(unit: Unit, event: Envelope) -> None:
         context={"kind": data.kind, "detail": data.detail,
                  "recipient": str(data.escalate_to if escalation else data.coordinator_email or "") or None},
     )
+
+
+async def suggest_opportunity(unit: Unit, event: Envelope) -> None:
+    """A new opportunity fits this volunteer: one suggestion mail (only with consent; see the sender)."""
+    data: OpportunityOffered = event.data
+    await _volunteer(unit, data.volunteer_id)
+    await queue_mail(unit, data.volunteer_id, f"opportunity:{data.opportunity_id}", "opportunity-suggestion",
+                     "volunteer", {"title": data.title, "reasons": data.reasons})
 
 
 async def record_milestone(unit: Unit, volunteer_id: str, milestone: str, happened_at: datetime,

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 TEMPLATE_KEYS = ("milestone", "reached_on", "shifts", "hours", "task", "years", "anniversary_on", "lunch_on",
                  "lunch_time", "lunch_place", "kind", "detail", "reason", "due_since", "missed",
-                 "failed_notification")
+                 "failed_notification", "title", "reasons")
 
 
 class MailSender:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import inspect
 import json
+import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -20,6 +21,16 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from shared.service import ServiceDefinition, ServiceRuntime
 from shared.settings import load_settings
 from tests.infra import Infrastructure, start_infrastructure
+
+
+@pytest.fixture(autouse=True)
+def no_personal_data_in_logs(caplog):
+    """Every integration test doubles as a privacy check: volunteers' (and
+    coordinators') addresses never reach a log line, at INFO level and above."""
+    caplog.set_level(logging.INFO)
+    yield
+    leaked = [r.getMessage() for r in caplog.records if "@example.org" in r.getMessage()]
+    assert not leaked, f"personal data in logs: {leaked[:3]}"
 
 
 @pytest.fixture(scope="session")

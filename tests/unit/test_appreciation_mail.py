@@ -43,6 +43,19 @@ def test_volunteer_mail_in_their_language(notification, language, context, subje
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
 
+@pytest.mark.parametrize(("language", "subject", "line"), [
+    ("nl", "Iets voor jou? Technisch tekenen <voor> de werkplaats", "- uses your skill: technical drawing"),
+    ("en", "Something for you? Technisch tekenen <voor> de werkplaats", "- uses your skill: technical drawing"),
+])
+def test_opportunity_suggestion_lists_why_it_fits(language, subject, line):
+    message = build("opportunity-suggestion", language, title="Technisch tekenen <voor> de werkplaats",
+                    reasons=["uses your skill: technical drawing", "fits: first Thursday of the month"])
+    assert message["Subject"] == subject
+    assert line in message.get_body(("plain",)).get_content()
+    assert "&lt;voor&gt;" in message.get_body(("html",)).get_content()
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
 def test_coordinator_reminder_reads_like_the_brief():
     message = build("coordinator-reminder", "en", audience="coordinator", recipient="coord@example.org", **LUNCH)
     text = message.get_body(("plain",)).get_content()

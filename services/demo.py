@@ -1,0 +1,77 @@
+"""`dankjewel demo`: a short history built from the focus group's stories, published
+through Kafka as an organisation's own systems would, then the sweeps.
+
+Runs against a running stack (`make run` in another terminal). Dates are relative
+to today, so the demo shows the same mails on any day it is run."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from datetime import date, datetime, time, timedelta, timezone
+
+from aiokafka import AIOKafkaProducer
+
+from shared.contracts import HELP_OFFERED, SHIFT_COMPLETED, VOLUNTEER_REGISTERED, EventType
+from shared.settings import Settings
+
+SOURCE = "https://rooster.voorbeeld.nl"  # the organisation's own rostering system
+
+
+def history(today: date, tz, run: str) -> list[tuple[EventType, dict]]:  # noqa: ANN001
+    """(event type, data) in the order an organisation's systems would send them."""
+    def at(day: date, hour: int) -> str:
+        return datetime.combine(day, time(hour), tzinfo=tz).isoformat()
+
+    henk, samira, gerard = f"henk-{run}", f"samira-{run}", f"gerard-{run}"
+    five_years_on = today + timedelta(days=5)
+    events: list[tuple[EventType, dict]] = [
+        # Henk (72) has driven for five years; his anniversary is in five days.
+        (VOLUNTEER_REGISTERED, {"volunteer_id": henk, "name": "Henk", "email": "henk@example.org", "language": "nl",
+                                "registered_at": at(today - timedelta(days=400), 10),
+                                "service_started_on": five_years_on.replace(year=five_years_on.year - 5).isoformat()}),
+    ]
+    # His roster history, imported: long past, so recorded but not celebrated.
+    for week in range(12):
+        day = today - timedelta(days=300 - 7 * week)
+        events.append((SHIFT_COMPLETED, {"shift_id": f"{henk}-rit-{week}", "volunteer_id": henk,
+                                         "started_at": at(day, 9), "ended_at": at(day, 13), "task": "boodschappenrit"}))
+    events += [
+        # Samira (39) can help once a month, on a Thursday afternoon; her first shift was yesterday.
+        (VOLUNTEER_REGISTERED, {"volunteer_id": samira, "name": "Samira", "email": "samira@example.org",
+                                "language": "nl", "registered_at": at(today - timedelta(days=20), 20)}),
+        (SHIFT_COMPLETED, {"shift_id": f"{samira}-1", "volunteer_id": samira, "started_at": at(today - timedelta(days=1), 13),
+                           "ended_at": at(today - timedelta(days=1), 16), "task": "voorleesmiddag"}),
+        # Gerard (68), a retired draughtsman, offered his help nine days ago; nobody called back.
+        (VOLUNTEER_REGISTERED, {"volunteer_id": gerard, "name": "Gerard", "email": "gerard@example.org",
+                                "language": "en", "registered_at": at(today - timedelta(days=9), 11)}),
+        (HELP_OFFERED, {"volunteer_id": gerard, "application_id": f"{gerard}-aanbod",
+                        "opportunity_title": "technisch tekenwerk voor de klussendienst",
+                        "offered_at": at(today - timedelta(days=9), 11)}),
+    ]
+    return events
+
+
+async def publish_history(settings: Settings, today: date) -> dict[str, str]:
+    run = uuid.uuid4().hex[:6]
+    producer = AIOKafkaProducer(**settings.kafka_client_options(), acks="all")
+    await producer.start()
+    try:
+        for event_type, data in history(today, settings.timezone, run):
+            body = {"specversion": "1.0", "id": str(uuid.uuid4()), "source": SOURCE, "type": event_type.type,
+                    "time": datetime.now(timezone.utc).isoformat(), "datacontenttype": "application/json",
+                    "data": data}
+            await producer.send_and_wait(event_type.topic, json.dumps(body).encode(), key=data["volunteer_id"].encode(),
+                                         headers=[("content-type", b"application/cloudevents+json")])
+    finally:
+        await producer.stop()
+    return {"henk": f"henk-{run}", "samira": f"samira-{run}", "gerard": f"gerard-{run}"}
+
+
+async def wait_until(check, seconds: float = 60) -> bool:  # noqa: ANN001
+    for _ in range(int(seconds * 2)):
+        if await check():
+            return True
+        await asyncio.sleep(0.5)
+    return False
