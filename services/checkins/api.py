@@ -45,7 +45,8 @@ def routes(runtime: ServiceRuntime) -> APIRouter:
             running = await session.execute(select(clocks).where(clocks.c.volunteer_id == volunteer_id))
             return {
                 "held": [{"checkin_id": r.checkin_id, "kind": r.kind, "held_at": r.held_at} for r in held],
-                "clocks": [{"kind": r.kind, "due_at": r.due_at, "closed_at": r.closed_at} for r in running],
+                "clocks": [{"kind": r.kind, "started_at": r.started_at, "due_at": r.due_at, "closed_at": r.closed_at}
+                           for r in running],
             }
 
     return router

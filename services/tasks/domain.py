@@ -4,6 +4,47 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
+
+Status = Literal["scheduled", "assigned", "completed", "missed", "cancelled"]
+Action = Literal["assign", "complete", "miss", "cancel", "report-completed"]
+
+# (status, action) → new status. Anything not listed is refused with a reason.
+TRANSITIONS: dict[tuple[Status, Action], Status] = {
+    ("scheduled", "assign"): "assigned",
+    ("assigned", "assign"): "assigned",  # someone else takes the shift
+    ("scheduled", "cancel"): "cancelled",
+    ("assigned", "cancel"): "cancelled",
+    ("assigned", "complete"): "completed",
+    ("assigned", "miss"): "missed",
+    # A rostering system's shifts.completed is a fact about what happened: it wins
+    # over our plan, also over a no-show or cancellation recorded here.
+    ("scheduled", "report-completed"): "completed",
+    ("assigned", "report-completed"): "completed",
+    ("missed", "report-completed"): "completed",
+    ("cancelled", "report-completed"): "completed",
+}
+
+FINAL: dict[Status, str] = {
+    "completed": "the shift is already completed",
+    "missed": "the shift is already marked missed",
+    "cancelled": "the shift is cancelled",
+}
+
+
+class InvalidTransition(Exception):
+    """The action does not apply to a shift in this status; the message says why."""
+
+
+def transition(status: Status, action: Action) -> Status:
+    """The status after `action`, or InvalidTransition with the reason."""
+    new = TRANSITIONS.get((status, action))
+    if new is not None:
+        return new
+    if status in FINAL:
+        raise InvalidTransition(f"cannot {action} the shift: {FINAL[status]}")
+    # Only completing or missing an unassigned shift remains.
+    raise InvalidTransition(f"cannot {action} the shift: nobody is assigned to it")
 
 
 @dataclass(frozen=True)
@@ -12,12 +53,14 @@ class ShiftSummary:
     hours: float
     first_shift_at: datetime | None
     last_shift_at: datetime | None
+    missed: int = 0
 
 
-def summarise(completed: list[tuple[datetime, datetime]]) -> ShiftSummary:
-    """Count, hours (rounded to minutes) and first/last start of completed shifts."""
+def summarise(completed: list[tuple[datetime, datetime]], missed: int = 0) -> ShiftSummary:
+    """Count, hours (rounded to hundredths) and first/last start of completed shifts,
+    plus the number of no-shows."""
     if not completed:
-        return ShiftSummary(0, 0.0, None, None)
+        return ShiftSummary(0, 0.0, None, None, missed)
     seconds = sum((end - start).total_seconds() for start, end in completed)
     starts = [start for start, _ in completed]
-    return ShiftSummary(len(completed), round(seconds / 3600, 2), min(starts), max(starts))
+    return ShiftSummary(len(completed), round(seconds / 3600, 2), min(starts), max(starts), missed)

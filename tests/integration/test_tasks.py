@@ -1,0 +1,144 @@
+"""The shift lifecycle over HTTP, its events, and shifts reported by rostering systems."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+
+import httpx
+from sqlalchemy import select
+
+from services.tasks.service import definition as tasks
+from services.tasks.tables import shifts
+from shared.contracts import SHIFT_COMPLETED, VOLUNTEER_ERASED
+from tests.integration.conftest import eventually, read_topic, structured
+
+
+def client(runtime) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=runtime.http_app()), base_url="http://test")
+
+
+def unique(name: str) -> str:
+    return f"{name}-{uuid.uuid4().hex[:8]}"
+
+
+SHIFT = {"starts_at": "2026-12-05T09:00:00+01:00", "ends_at": "2026-12-05T12:30:00+01:00", "task": "food bank"}
+
+
+async def shift_row(runtime, shift_id: str):
+    async with runtime.sessions() as session:
+        return (await session.execute(select(shifts).where(shifts.c.shift_id == shift_id))).first()
+
+
+async def test_a_no_show_publishes_shifts_missed_and_counts_as_missed(start_service, infra):
+    runtime = await start_service(tasks)
+    volunteer, shift_id = unique("ans"), unique("shift")
+    async with client(runtime) as http:
+        scheduled = await http.post("/shifts", json={"shift_id": shift_id, **SHIFT})
+        assert (scheduled.status_code, scheduled.json()["status"]) == (201, "scheduled")
+        assigned = await http.post(f"/shifts/{shift_id}/assign", json={"volunteer_id": volunteer})
+        assert (assigned.status_code, assigned.json()["status"]) == (200, "assigned")
+        missed = await http.post(f"/shifts/{shift_id}/missed")
+        assert (missed.status_code, missed.json()["status"]) == (200, "missed")
+        summary = (await http.get(f"/volunteers/{volunteer}/shifts")).json()
+    assert (summary["shifts"], summary["missed"]) == (0, 1)
+
+    records = await read_topic(infra.kafka_bootstrap, "shifts.missed", volunteer.encode())
+    assert len(records) == 1
+    event = json.loads(records[0].value)
+    assert event["type"] == "dankjewel.shift.missed.v1"
+    assert (event["data"]["volunteer_id"], event["data"]["shift_id"]) == (volunteer, shift_id)
+    assert datetime.fromisoformat(event["data"]["scheduled_start"]) == datetime.fromisoformat(SHIFT["starts_at"])
+
+
+async def test_a_completed_scheduled_shift_publishes_shifts_completed_and_counts_hours(start_service, infra):
+    runtime = await start_service(tasks)
+    volunteer, shift_id = unique("piet"), unique("shift")
+    async with client(runtime) as http:
+        await http.post("/shifts", json={"shift_id": shift_id, "volunteer_id": volunteer, **SHIFT})
+        completed = await http.post(f"/shifts/{shift_id}/complete",
+                                    json={"ended_at": "2026-12-05T13:00:00+01:00"})  # stayed half an hour longer
+        assert (completed.status_code, completed.json()["status"]) == (200, "completed")
+        summary = (await http.get(f"/volunteers/{volunteer}/shifts")).json()
+    assert (summary["shifts"], summary["hours"], summary["missed"]) == (1, 4.0, 0)
+
+    records = await read_topic(infra.kafka_bootstrap, "shifts.completed", volunteer.encode())
+    assert len(records) == 1  # and consuming its own event changed nothing
+    data = json.loads(records[0].value)["data"]
+    assert (data["shift_id"], data["task"]) == (shift_id, "food bank")
+    assert datetime.fromisoformat(data["ended_at"]) == datetime.fromisoformat("2026-12-05T13:00:00+01:00")
+
+
+async def test_invalid_transitions_are_refused_with_a_reason(start_service):
+    runtime = await start_service(tasks)
+    open_shift, no_show, other = unique("open"), unique("noshow"), unique("other")
+    async with client(runtime) as http:
+        await http.post("/shifts", json={"shift_id": open_shift, **SHIFT})
+        await http.post("/shifts", json={"shift_id": no_show, "volunteer_id": unique("v"), **SHIFT})
+        await http.post(f"/shifts/{no_show}/missed")
+
+        unassigned, missed = "nobody is assigned to it", "the shift is already marked missed"
+        refusals = [
+            (await http.post(f"/shifts/{open_shift}/complete"), 409, f"cannot complete the shift: {unassigned}"),
+            (await http.post(f"/shifts/{open_shift}/missed"), 409, f"cannot miss the shift: {unassigned}"),
+            (await http.post(f"/shifts/{no_show}/cancel"), 409, f"cannot cancel the shift: {missed}"),
+            (await http.post(f"/shifts/{no_show}/complete"), 409, f"cannot complete the shift: {missed}"),
+            (await http.post("/shifts", json={"shift_id": open_shift, **SHIFT}), 409,
+             f"shift {open_shift!r} already exists"),
+            (await http.post(f"/shifts/{other}/assign", json={"volunteer_id": "x"}), 404, f"no shift {other!r}"),
+        ]
+        for response, status, detail in refusals:
+            assert (response.status_code, response.json()["detail"]) == (status, detail)
+
+        backwards = await http.post("/shifts", json={**SHIFT, "ends_at": "2026-12-05T08:00:00+01:00"})
+        assert backwards.status_code == 422
+        assert (await http.post(f"/shifts/{open_shift}/assign", json={})).status_code == 422
+    assert (await shift_row(runtime, open_shift)).status == "scheduled"
+    assert (await shift_row(runtime, no_show)).status == "missed"
+
+
+async def test_a_rostering_system_completes_a_shift_scheduled_here(start_service, producer):
+    runtime = await start_service(tasks)
+    volunteer, shift_id = unique("joke"), unique("r")
+    async with client(runtime) as http:
+        await http.post("/shifts", json={"shift_id": shift_id, "volunteer_id": volunteer, **SHIFT})
+    value, headers = structured(SHIFT_COMPLETED.type, {
+        "shift_id": shift_id, "volunteer_id": volunteer,
+        "started_at": "2026-12-05T09:15:00+01:00", "ended_at": "2026-12-05T12:15:00+01:00"})
+    await producer.send_and_wait("shifts.completed", value=value, key=volunteer.encode(), headers=headers)
+
+    row = await eventually(lambda: _completed(runtime, shift_id))
+    assert (row.volunteer_id, row.task, row.reported_by) == (volunteer, "food bank", "tasks")
+    async with client(runtime) as http:
+        assert (await http.get(f"/volunteers/{volunteer}/shifts")).json()["hours"] == 3.0
+
+
+async def _completed(runtime, shift_id):
+    row = await shift_row(runtime, shift_id)
+    return row if row is not None and row.status == "completed" else None
+
+
+async def test_erasure_unlinks_the_volunteers_shifts(start_service, producer):
+    runtime = await start_service(tasks)
+    volunteer, done, planned = unique("erase"), unique("done"), unique("planned")
+    async with client(runtime) as http:
+        await http.post("/shifts/completed", json={"shift_id": done, "volunteer_id": volunteer,
+                                                   "started_at": "2026-11-01T09:00:00+01:00",
+                                                   "ended_at": "2026-11-01T11:00:00+01:00"})
+        await http.post("/shifts", json={"shift_id": planned, "volunteer_id": volunteer, **SHIFT})
+    value, headers = structured(VOLUNTEER_ERASED.type, {"volunteer_id": volunteer,
+                                                        "requested_at": "2026-11-20T10:00:00+01:00"})
+    await producer.send_and_wait("volunteers.erased", value=value, key=volunteer.encode(), headers=headers)
+
+    await eventually(lambda: _unlinked(runtime, planned))
+    completed = await shift_row(runtime, done)
+    assert (completed.volunteer_id, completed.status) == (None, "completed")
+    assert (await shift_row(runtime, planned)).status == "scheduled"  # open for someone else
+    async with client(runtime) as http:
+        assert (await http.get(f"/volunteers/{volunteer}/shifts")).json()["shifts"] == 0
+
+
+async def _unlinked(runtime, shift_id):
+    row = await shift_row(runtime, shift_id)
+    return row.volunteer_id is None

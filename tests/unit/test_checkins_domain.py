@@ -1,0 +1,127 @@
+"""Table-driven tests of the check-in rules: deadlines, the ladder, how clocks move."""
+
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from services.checkins import domain
+from services.checkins.domain import Clock, Rules
+
+T0 = datetime(2026, 11, 1, 9, 0, tzinfo=timezone.utc)
+DAY = timedelta(days=1)
+RULES = Rules()  # the defaults: intake 7 d, onboarding 14 d, periodic 6 months, quiet 60 d, escalation +7 d
+
+
+@pytest.mark.parametrize(("kind", "started", "due"), [
+    ("intake", T0, T0 + 7 * DAY),
+    ("onboarding", T0, T0 + 14 * DAY),
+    ("quiet", T0, T0 + 60 * DAY),
+    ("periodic", T0, datetime(2027, 5, 1, 9, 0, tzinfo=timezone.utc)),
+    ("periodic", datetime(2026, 8, 31, 12, tzinfo=timezone.utc), datetime(2027, 2, 28, 12, tzinfo=timezone.utc)),
+    ("periodic", datetime(2027, 8, 31, 12, tzinfo=timezone.utc), datetime(2028, 2, 29, 12, tzinfo=timezone.utc)),
+])
+def test_due_at(kind, started, due):
+    assert domain.due_at(kind, started, RULES) == due
+
+
+def test_deadlines_come_from_settings():
+    class Settings:
+        intake_deadline_days, onboarding_deadline_days, periodic_checkin_months = 3, 5, 1
+        quiet_after_days, escalation_after_days = 30, 2
+
+    rules = Rules.from_settings(Settings)
+    assert domain.due_at("intake", T0, rules) == T0 + 3 * DAY
+    assert domain.due_at("periodic", T0, rules) == datetime(2026, 12, 1, 9, tzinfo=timezone.utc)
+    assert [r.rung for r in domain.rungs_due("intake", T0, rules, set(), T0 + 5 * DAY)] == ["reminder", "escalation"]
+
+
+@pytest.mark.parametrize(("as_of", "raised", "expected"), [
+    (T0, set(), []),
+    (T0 + 7 * DAY - timedelta(minutes=1), set(), []),
+    (T0 + 7 * DAY, set(), ["reminder"]),
+    (T0 + 7 * DAY + timedelta(minutes=1), set(), ["reminder"]),
+    (T0 + 7 * DAY + timedelta(minutes=1), {"reminder"}, []),
+    (T0 + 14 * DAY - timedelta(minutes=1), {"reminder"}, []),
+    (T0 + 14 * DAY, {"reminder"}, ["escalation"]),
+    (T0 + 14 * DAY, set(), ["reminder", "escalation"]),  # first sweep long after the deadline
+    (T0 + 14 * DAY, {"reminder", "escalation"}, []),
+    (T0 + 400 * DAY, {"reminder", "escalation"}, []),
+])
+def test_intake_ladder(as_of, raised, expected):
+    due = domain.rungs_due("intake", T0, RULES, raised, as_of)
+    assert [d.rung for d in due] == expected
+    assert all(d.due_since == T0 + 7 * DAY for d in due)  # both rungs name when it became overdue
+
+
+@pytest.mark.parametrize(("kind", "as_of", "expected"), [
+    ("onboarding", T0 + 13 * DAY, []),
+    ("onboarding", T0 + 14 * DAY, ["reminder"]),
+    ("onboarding", T0 + 21 * DAY, ["reminder", "escalation"]),
+    ("quiet", T0 + 59 * DAY, []),
+    ("quiet", T0 + 60 * DAY, ["reminder"]),
+    ("periodic", datetime(2027, 4, 30, 9, tzinfo=timezone.utc), []),
+    ("periodic", datetime(2027, 5, 1, 9, tzinfo=timezone.utc), ["reminder"]),
+    ("periodic", datetime(2027, 5, 8, 9, tzinfo=timezone.utc), ["reminder", "escalation"]),
+])
+def test_ladder_of_other_kinds(kind, as_of, expected):
+    assert [d.rung for d in domain.rungs_due(kind, T0, RULES, set(), as_of)] == expected
+
+
+@pytest.mark.parametrize(("clock", "start", "expected"), [
+    (None, T0, Clock(T0)),
+    (Clock(T0), T0 + DAY, None),  # still waiting for the first answer: keep the oldest
+    (Clock(T0 + DAY), T0, Clock(T0)),  # an older offer reported late
+    (Clock(T0, closed_at=T0 + 3 * DAY), T0 + 2 * DAY, None),  # the intake held on day 3 answered it
+    (Clock(T0, closed_at=T0 + 3 * DAY), T0 + 30 * DAY, Clock(T0 + 30 * DAY)),  # a new offer, a new intake
+])
+def test_intake_clock_starts_on_an_unanswered_registration_or_offer(clock, start, expected):
+    assert domain.start_answerable(clock, start) == expected
+
+
+@pytest.mark.parametrize(("clock", "start", "expected"), [
+    (None, T0, Clock(T0)),
+    (Clock(T0), T0 + DAY, None),  # the second shift is not the first
+    (Clock(T0 + DAY), T0, Clock(T0)),  # an earlier first shift reported late
+    (Clock(T0, closed_at=T0 + DAY), T0 + 30 * DAY, None),  # onboarding happens once
+    (Clock(T0 + DAY, closed_at=T0 + 2 * DAY), T0, None),
+])
+def test_onboarding_clock_starts_once(clock, start, expected):
+    assert domain.start_once(clock, start) == expected
+
+
+@pytest.mark.parametrize(("clock", "start", "expected"), [
+    (None, T0, Clock(T0)),
+    (Clock(T0), T0 + DAY, Clock(T0 + DAY)),
+    (Clock(T0 + DAY), T0, None),  # an older shift or check-in reported late
+    (Clock(T0, closed_at=T0 + 70 * DAY), T0 + 80 * DAY, Clock(T0 + 80 * DAY)),  # quiet, then back
+])
+def test_periodic_and_quiet_clocks_count_from_the_latest(clock, start, expected):
+    assert domain.start_latest(clock, start) == expected
+
+
+@pytest.mark.parametrize(("held", "closes"), [
+    (T0 + 10 * DAY, False),  # a talk before they went quiet does not count
+    (T0 + 60 * DAY, True),
+    (T0 + 75 * DAY, True),
+])
+def test_getting_in_touch_with_a_quiet_volunteer(held, closes):
+    assert domain.closes_quiet_clock(T0, held, RULES) is closes
+
+
+@pytest.mark.parametrize(("kind", "subject", "expected"), [
+    ("intake", "registration", "No intake conversation yet after the registration of 2026-11-01; due 2026-11-08."),
+    ("intake", "offer of help for 'Technical drawing'",
+     "No intake conversation yet after the offer of help for 'Technical drawing' of 2026-11-01; due 2026-11-08."),
+    ("onboarding", "first shift", "No onboarding check-in yet after the first shift on 2026-11-01; due 2026-11-15."),
+    ("periodic", "intake check-in", "No check-in for 6 months (last contact 2026-11-01); due 2027-05-01."),
+    ("quiet", "last shift", "No shift for 60 days since the last shift on 2026-11-01; please get in touch."),
+])
+def test_detail_names_what_is_overdue_and_since_when(kind, subject, expected):
+    assert domain.describe(kind, T0, subject, RULES, ZoneInfo("Europe/Amsterdam")) == expected
+
+
+def test_detail_uses_the_organisations_date():
+    late_evening = datetime(2026, 11, 1, 23, 30, tzinfo=timezone.utc)
+    detail = domain.describe("intake", late_evening, "registration", RULES, ZoneInfo("Europe/Amsterdam"))
+    assert "of 2026-11-02; due 2026-11-09" in detail

@@ -1,0 +1,69 @@
+"""Table-driven tests of the shift lifecycle."""
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from services.tasks import domain
+
+T0 = datetime(2026, 11, 1, 9, 0, tzinfo=timezone.utc)
+
+ALLOWED = [
+    ("scheduled", "assign", "assigned"),
+    ("assigned", "assign", "assigned"),
+    ("scheduled", "cancel", "cancelled"),
+    ("assigned", "cancel", "cancelled"),
+    ("assigned", "complete", "completed"),
+    ("assigned", "miss", "missed"),
+    ("scheduled", "report-completed", "completed"),
+    ("assigned", "report-completed", "completed"),
+    ("missed", "report-completed", "completed"),
+    ("cancelled", "report-completed", "completed"),
+]
+
+REFUSED = [
+    ("scheduled", "complete", "nobody is assigned"),
+    ("scheduled", "miss", "nobody is assigned"),
+    ("completed", "assign", "already completed"),
+    ("completed", "complete", "already completed"),
+    ("completed", "miss", "already completed"),
+    ("completed", "cancel", "already completed"),
+    ("completed", "report-completed", "already completed"),
+    ("missed", "assign", "already marked missed"),
+    ("missed", "complete", "already marked missed"),
+    ("missed", "miss", "already marked missed"),
+    ("missed", "cancel", "already marked missed"),
+    ("cancelled", "assign", "cancelled"),
+    ("cancelled", "complete", "cancelled"),
+    ("cancelled", "miss", "cancelled"),
+    ("cancelled", "cancel", "cancelled"),
+]
+
+
+@pytest.mark.parametrize(("status", "action", "after"), ALLOWED)
+def test_allowed_transitions(status, action, after):
+    assert domain.transition(status, action) == after
+
+
+@pytest.mark.parametrize(("status", "action", "reason"), REFUSED)
+def test_refused_transitions_say_why(status, action, reason):
+    with pytest.raises(domain.InvalidTransition, match=reason):
+        domain.transition(status, action)
+
+
+def test_every_status_and_action_is_either_allowed_or_refused():
+    statuses = ["scheduled", "assigned", "completed", "missed", "cancelled"]
+    actions = ["assign", "complete", "miss", "cancel", "report-completed"]
+    covered = {(s, a) for s, a, _ in ALLOWED} | {(s, a) for s, a, _ in REFUSED}
+    assert covered == {(s, a) for s in statuses for a in actions}
+
+
+@pytest.mark.parametrize(("completed", "missed", "expected"), [
+    ([], 0, domain.ShiftSummary(0, 0.0, None, None, 0)),
+    ([], 2, domain.ShiftSummary(0, 0.0, None, None, 2)),
+    ([(T0, T0 + timedelta(hours=3))], 1, domain.ShiftSummary(1, 3.0, T0, T0, 1)),
+    ([(T0 + timedelta(days=7), T0 + timedelta(days=7, hours=1)), (T0, T0 + timedelta(minutes=20))], 0,
+     domain.ShiftSummary(2, 1.33, T0, T0 + timedelta(days=7), 0)),
+])
+def test_summary_of_a_volunteers_shifts(completed, missed, expected):
+    assert domain.summarise(completed, missed) == expected
