@@ -4,13 +4,15 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help install run test unit integration stop contract clean
+.PHONY: help install run test unit stop contract faults bench clean
 
 help:
 	@echo "make run    start Kafka (if none is configured) and all services, with a local mail catcher"
 	@echo "make test   the whole suite on a real Kafka broker, PostgreSQL and SMTP server"
 	@echo "make unit   only the fast unit tests (no servers)"
 	@echo "make stop   stop the local Kafka broker started by make run"
+	@echo "make faults the full fault suite (10,000 events per scenario)"
+	@echo "make bench  the benchmark: figures and ratios measured in one run"
 	@echo "make contract   rewrite shared/schemas/*.json and docs/asyncapi.json from the models"
 
 install: $(VENV)/.installed
@@ -30,10 +32,16 @@ test: install
 	  if [ $$rc -eq 5 ]; then echo "make test: no tests were collected" >&2; exit 1; fi; exit $$rc
 
 unit: install
-	$(VENV)/bin/pytest -ra tests/unit
+	$(VENV)/bin/pytest -ra tests/unit -p no:cacheprovider
 
 stop:
 	deploy/kafka/kafka.sh stop
+
+faults: install
+	$(PY) -m faults
+
+bench: install
+	$(PY) -m bench
 
 contract: install
 	$(VENV)/bin/dankjewel schemas

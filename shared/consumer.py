@@ -83,7 +83,7 @@ class EventConsumer:
         settings: Settings,
         tables: DeliveryTables,
         subscriptions: list[Subscription],
-        on_commit: Callable[[], None] = lambda: None,
+        on_commit: Callable[[Unit], None] = lambda unit: None,
         retry: RetryPolicy = RetryPolicy(),
         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
     ) -> None:
@@ -95,7 +95,7 @@ class EventConsumer:
         self.tables = tables
         self.retry = retry
         self.clock = clock
-        self.on_commit = on_commit  # wakes the outbox relay
+        self.on_commit = on_commit  # wakes the outbox relay and other loops
         self.handlers: dict[str, Handler] = {s.event_type.type: s.handler for s in subscriptions}
         self.accepted: dict[str, dict[str, EventType]] = {}
         for s in subscriptions:
@@ -170,8 +170,7 @@ class EventConsumer:
                 await self.handlers[event.type](unit, event)
                 applied += 1
         self.stats["processed"] += applied
-        if unit.emitted:
-            self.on_commit()
+        self.on_commit(unit)
 
     async def _apply_one_with_retry(self, record, event: Envelope) -> None:
         failures = 0

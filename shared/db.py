@@ -145,17 +145,16 @@ def run_alembic_env(service: str, metadata: MetaData) -> None:
         context.run_migrations()
 
 
-async def insert_if_absent(session, table: Table, values: dict, key: list[str] | None = None) -> bool:  # noqa: ANN001
-    """Insert a row unless one with the same key (default: the primary key) exists;
-    True when inserted.
+async def insert_if_absent(session, table: Table, values: dict) -> bool:  # noqa: ANN001
+    """Insert a row unless it collides with an existing one on its primary key or a
+    unique constraint; True when inserted. One statement (INSERT … ON CONFLICT DO
+    NOTHING), so it is also safe when two consumers race.
 
     Redelivered or twice-reported facts (a shift sent by a kiosk and a roster) then
     change nothing. Runs inside the caller's transaction."""
-    from sqlalchemy import insert, select
-
-    columns = [table.c[name] for name in key] if key else list(table.primary_key.columns)
-    key = [column == values[column.name] for column in columns]
-    if await session.scalar(select(1).select_from(table).where(*key)):
-        return False
-    await session.execute(insert(table).values(**values))
-    return True
+    if session.bind.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    result = await session.execute(insert(table).values(**values).on_conflict_do_nothing())
+    return result.rowcount == 1

@@ -25,6 +25,11 @@ class Unit:
     settings: Settings
     now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     emitted: int = 0
+    wakes: set[str] = field(default_factory=set)  # loops to wake after commit (e.g. "mail")
+
+    def wake(self, loop: str) -> None:
+        """Ask for a background loop to look at its work right after this transaction commits."""
+        self.wakes.add(loop)
 
     async def emit(self, event_type: EventType, data: EventData, *, event_id: str | None = None) -> Envelope:
         """Queue an event in the outbox; the relay publishes it after commit."""

@@ -65,6 +65,7 @@ class ServiceRuntime:
         self.consumer: EventConsumer | None = None
         self.relay: OutboxRelay | None = None
         self._tasks: list[asyncio.Task] = []
+        self.wakers: dict[str, asyncio.Event] = {}
 
     @property
     def name(self) -> str:
@@ -95,12 +96,22 @@ class ServiceRuntime:
             await kafka_consumer.start()
             self.consumer = EventConsumer(
                 service=d.name, consumer=kafka_consumer, producer=self.producer, engine=self.engine, settings=settings,
-                tables=d.tables, subscriptions=d.subscriptions, on_commit=self.relay.wake, clock=self.clock,
+                tables=d.tables, subscriptions=d.subscriptions, on_commit=self.after_commit, clock=self.clock,
             )
             self._tasks.append(asyncio.create_task(self._supervise("consumer", self.consumer.run), name=f"{d.name}-consumer"))
         log.info("service %s started (consumes %s; publishes %s)", d.name,
                  ", ".join(t.topic for t in d.consumes) or "nothing",
                  ", ".join(t.topic for t in d.publishes) or "nothing")
+
+    def waker(self, loop: str) -> asyncio.Event:
+        """The event a background loop waits on; set when a transaction asked to wake it."""
+        return self.wakers.setdefault(loop, asyncio.Event())
+
+    def after_commit(self, unit: Unit) -> None:
+        if unit.emitted and self.relay is not None:
+            self.relay.wake()
+        for loop in unit.wakes:
+            self.waker(loop).set()
 
     async def sweep(self, as_of: datetime) -> int:
         """Run the service's time-based rules as of `as_of` (any moment: backfills, tests)."""
@@ -159,8 +170,7 @@ class ServiceRuntime:
             unit = Unit(session=session, tables=self.definition.tables, source=self.name,
                         settings=self.settings, now=now or self.clock())
             yield unit
-        if unit.emitted and self.relay is not None:
-            self.relay.wake()
+        self.after_commit(unit)
 
     def http_app(self) -> FastAPI:
         d = self.definition

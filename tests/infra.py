@@ -60,6 +60,47 @@ class LocalKafka:
 
 
 @dataclass
+class LocalPostgres:
+    """The server started by deploy/postgres/postgres.sh in its own data folder."""
+
+    port: int
+    data_dir: Path
+
+    @property
+    def env(self) -> dict:
+        return os.environ | {"PG_PORT": str(self.port), "PG_DATA_DIR": str(self.data_dir)}
+
+    def start(self) -> str:
+        """Stop a leftover, start afresh; returns the DATABASE_URL."""
+        script = str(ROOT / "deploy/postgres/postgres.sh")
+        self.stop()
+        shutil.rmtree(self.data_dir, ignore_errors=True)  # postgres.sh creates it with the right owner
+        result = subprocess.run([script, "start"], env=self.env, capture_output=True, text=True, timeout=600)
+        if result.returncode != 0:
+            raise RuntimeError(f"deploy/postgres/postgres.sh start failed:\n{result.stderr}")
+        return result.stdout.strip().splitlines()[-1]
+
+    def stop(self) -> None:
+        subprocess.run([str(ROOT / "deploy/postgres/postgres.sh"), "stop"], env=self.env, capture_output=True,
+                       timeout=120)
+
+
+def fresh_local_kafka(port: int, name: str) -> LocalKafka:
+    """A broker in a fixed folder per port: a leftover of an interrupted run is
+    stopped and wiped rather than blocking the port."""
+    kafka = LocalKafka(port, Path(tempfile.gettempdir()) / f"dankjewel-{name}-kafka-{port}")
+    kafka.stop()
+    shutil.rmtree(kafka.data_dir, ignore_errors=True)
+    kafka.start()
+    return kafka
+
+
+def fresh_local_postgres(port: int, name: str) -> tuple[LocalPostgres, str]:
+    postgres = LocalPostgres(port, Path(tempfile.gettempdir()) / f"dankjewel-{name}-pg-{port}")
+    return postgres, postgres.start()
+
+
+@dataclass
 class Infrastructure:
     kafka_bootstrap: str
     database_url: str
@@ -84,14 +125,8 @@ def start_infrastructure(stack: ExitStack) -> Infrastructure:
             container = stack.enter_context(KafkaContainer("apache/kafka:4.1.1").with_kraft())
             bootstrap = container.get_bootstrap_server()
         else:
-            # A fixed folder per port, so a broker left behind by an interrupted run is
-            # found, stopped and wiped rather than blocking the port.
-            data_dir = Path(tempfile.gettempdir()) / f"dankjewel-test-kafka-{TEST_KAFKA_PORT}"
-            local_kafka = LocalKafka(TEST_KAFKA_PORT, data_dir)
-            local_kafka.stop()
-            shutil.rmtree(data_dir, ignore_errors=True)
-            local_kafka.start()
-            stack.callback(shutil.rmtree, data_dir, True)
+            local_kafka = fresh_local_kafka(TEST_KAFKA_PORT, "test")
+            stack.callback(shutil.rmtree, local_kafka.data_dir, True)
             stack.callback(local_kafka.stop)
             bootstrap = local_kafka.bootstrap
 
@@ -105,15 +140,7 @@ def start_infrastructure(stack: ExitStack) -> Infrastructure:
             container = stack.enter_context(PostgresContainer("postgres:16-alpine", driver="asyncpg"))
             database_url = container.get_connection_url()
         else:
-            data_dir = Path(tempfile.gettempdir()) / f"dankjewel-test-pg-{TEST_PG_PORT}"
-            env = os.environ | {"PG_PORT": str(TEST_PG_PORT), "PG_DATA_DIR": str(data_dir)}
-            script = str(ROOT / "deploy/postgres/postgres.sh")
-            subprocess.run([script, "stop"], env=env, capture_output=True, timeout=120)  # a leftover
-            shutil.rmtree(data_dir, ignore_errors=True)  # postgres.sh creates it with the right owner
-            result = subprocess.run([script, "start"], env=env, capture_output=True, text=True, timeout=600)
-            if result.returncode != 0:
-                raise RuntimeError(f"deploy/postgres/postgres.sh start failed:\n{result.stderr}")
-            database_url = result.stdout.strip().splitlines()[-1]
-            stack.callback(shutil.rmtree, data_dir, True)
-            stack.callback(subprocess.run, [script, "stop"], env=env, capture_output=True, timeout=120)
+            postgres, database_url = fresh_local_postgres(TEST_PG_PORT, "test")
+            stack.callback(shutil.rmtree, postgres.data_dir, True)
+            stack.callback(postgres.stop)
     return Infrastructure(bootstrap, database_url, local_kafka)

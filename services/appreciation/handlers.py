@@ -196,10 +196,11 @@ async def raise_alert(unit: Unit, volunteer_id: str, *, reason: str, occasion: s
 async def queue_mail(unit: Unit, volunteer_id: str, occasion: str, notification: str, audience: str,
                      context: dict) -> bool:
     """Queue one mail; a second call for the same (volunteer, occasion, notification) does nothing."""
+    unit.wake("mail")
     return await insert_if_absent(unit.session, mails, dict(
         volunteer_id=volunteer_id, occasion=occasion, notification=notification, audience=audience,
         # next_attempt_at is operational (wall clock): a sweep run "as of" a later
         # moment still sends now.
         context=context, status="pending", attempts=0, next_attempt_at=datetime.now(timezone.utc),
         created_at=unit.now,
-    ), key=["volunteer_id", "occasion", "notification"])
+    ))

@@ -37,9 +37,15 @@ class MailSender:
         self.stats = {"sessions": 0, "sent": 0, "retried": 0, "failed": 0, "skipped": 0}
 
     async def run(self) -> None:
+        wake = self.runtime.waker("mail")
         while True:
+            wake.clear()
             if not await self.send_due():
-                await asyncio.sleep(1.0)
+                # Woken as soon as a handler queues mail; the timeout catches retries that fall due.
+                try:
+                    await asyncio.wait_for(wake.wait(), timeout=1.0)
+                except asyncio.TimeoutError:
+                    pass
 
     async def send_due(self) -> int:
         """One SMTP session for up to MAIL_BATCH_SIZE due mails; returns how many were handled."""
@@ -117,12 +123,13 @@ class MailSender:
             smtp.close()
         return None
 
-    @staticmethod
-    def _skip_reason(mail) -> str | None:  # noqa: ANN001
+    def _skip_reason(self, mail) -> str | None:  # noqa: ANN001
         if mail.erased_at is not None:
             return "volunteer erased"
         if mail.audience != "volunteer":
-            return None if mail.registered_at is not None or mail.context.get("recipient") else "waiting"
+            # Wait a while for the registration (it brings the name); then send with the id.
+            recently_queued = mail.created_at > self.runtime.clock() - handlers.WAIT_FOR_REGISTRATION
+            return "waiting" if mail.registered_at is None and recently_queued else None
         if mail.registered_at is None:
             return "waiting"
         if not mail.consent:
@@ -170,7 +177,9 @@ class MailSender:
 
     async def _reschedule(self, mail, when: datetime, reason: str | None, count_attempt: bool = True) -> None:  # noqa: ANN001
         async with self.runtime.unit() as unit:
-            await unit.session.execute(update(mails).where(mails.c.id == mail.id).values(
+            # Only if nobody woke the row meanwhile (a registration arriving sets next_attempt_at to now).
+            await unit.session.execute(update(mails).where(
+                mails.c.id == mail.id, mails.c.next_attempt_at == mail.next_attempt_at).values(
                 next_attempt_at=when, last_error=reason, attempts=mail.attempts + (1 if count_attempt else 0)))
 
     async def _finish(self, mail, status: str, reason: str) -> None:  # noqa: ANN001

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from shared.service import ServiceDefinition, ServiceRuntime
 from shared.settings import load_settings
 from tests.infra import Infrastructure, start_infrastructure
+from tests.smtp_server import RecordingSmtp
 
 
 @pytest.fixture(autouse=True)
@@ -138,37 +139,6 @@ def binary(event_type: str, data: dict, *, source: str = "https://roster.example
                ("ce_source", source.encode()), ("ce_type", event_type.encode()),
                ("ce_time", b"2026-11-20T10:00:00Z"), ("content-type", b"application/json")]
     return json.dumps(data).encode(), headers
-
-
-class RecordingSmtp:
-    """A real SMTP server on loopback (aiosmtpd) that records what it accepted, and
-    can be made to refuse connections or answer 4xx for a while."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.messages: list = []
-        self.temporary_failure = False
-        self.controller = None
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
-        from email import message_from_bytes, policy
-
-        if self.temporary_failure:
-            return "451 Requested action aborted: try again later"
-        self.messages.append(message_from_bytes(envelope.original_content or envelope.content, policy=policy.default))
-        return "250 OK"
-
-    def start(self) -> None:
-        from aiosmtpd.controller import Controller
-
-        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)  # one per start: not restartable
-        self.controller.start()
-
-    def stop(self) -> None:
-        self.controller.stop()
-
-    def to(self, address: str) -> list:
-        return [m for m in self.messages if m["To"] == address]
 
 
 @pytest.fixture
