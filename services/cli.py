@@ -91,16 +91,18 @@ async def _run(definitions, settings, mail_folder: Path | None) -> None:  # noqa
         for runtime in runtimes:
             http_app.mount(f"/{runtime.name}", runtime.http_app())
     server = uvicorn.Server(uvicorn.Config(http_app, host=settings.http_host, port=port, log_level="warning"))
-    server.install_signal_handlers = lambda: None  # we handle signals below
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    # uvicorn captures SIGINT/SIGTERM itself while serving: it returning means "stop" too.
     serving = asyncio.create_task(server.serve())
     log.info("HTTP API on http://%s:%d (OpenAPI at /docs%s)", settings.http_host, port,
              "" if len(runtimes) == 1 else " under each /<service>")
-    await stop.wait()
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait([serving, stopping], return_when=asyncio.FIRST_COMPLETED)
     server.should_exit = True
+    stopping.cancel()
     with contextlib.suppress(Exception):
         await serving
     for runtime in runtimes:
@@ -205,6 +207,7 @@ async def _demo(settings, mail_folder: Path) -> None:  # noqa: ANN001
         return len(set(mail_folder.glob("*.eml")) - before) >= 4
 
     await demo.wait_until(mails_arrived)
+    await asyncio.sleep(2)  # anything more would show up now
     new = sorted(set(mail_folder.glob("*.eml")) - before)
     typer.echo(f"{len(new)} mails in {mail_folder.resolve()}:")
     for path in new:

@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta, timezone
 
 from aiokafka import AIOKafkaProducer
 
-from shared.contracts import HELP_OFFERED, SHIFT_COMPLETED, VOLUNTEER_REGISTERED, EventType
+from shared.contracts import CHECKIN_COMPLETED, HELP_OFFERED, SHIFT_COMPLETED, VOLUNTEER_REGISTERED, EventType
 from shared.settings import Settings
 
 SOURCE = "https://rooster.voorbeeld.nl"  # the organisation's own rostering system
@@ -26,21 +26,30 @@ def history(today: date, tz, run: str) -> list[tuple[EventType, dict]]:  # noqa:
 
     henk, samira, gerard = f"henk-{run}", f"samira-{run}", f"gerard-{run}"
     five_years_on = today + timedelta(days=5)
+
+    def checkin(volunteer: str, kind: str, days_ago: int) -> tuple[EventType, dict]:
+        return (CHECKIN_COMPLETED, {"checkin_id": f"{volunteer}-{kind}", "volunteer_id": volunteer, "kind": kind,
+                                    "held_at": at(today - timedelta(days=days_ago), 10)})
+
     events: list[tuple[EventType, dict]] = [
-        # Henk (72) has driven for five years; his anniversary is in five days.
+        # Henk (72) has driven for five years; his anniversary is in five days. His
+        # coordinator keeps in touch (intake, onboarding, a periodic talk last month).
         (VOLUNTEER_REGISTERED, {"volunteer_id": henk, "name": "Henk", "email": "henk@example.org", "language": "nl",
-                                "registered_at": at(today - timedelta(days=400), 10),
+                                "registered_at": at(today - timedelta(days=90), 10),
                                 "service_started_on": five_years_on.replace(year=five_years_on.year - 5).isoformat()}),
+        checkin(henk, "intake", 89), checkin(henk, "onboarding", 80), checkin(henk, "periodic", 30),
     ]
-    # His roster history, imported: long past, so recorded but not celebrated.
+    # His roster of the last twelve weeks, imported: the first shift and the tenth are
+    # older than the grace window, so they are recorded but not celebrated.
     for week in range(12):
-        day = today - timedelta(days=300 - 7 * week)
+        day = today - timedelta(days=84 - 7 * week)
         events.append((SHIFT_COMPLETED, {"shift_id": f"{henk}-rit-{week}", "volunteer_id": henk,
                                          "started_at": at(day, 9), "ended_at": at(day, 13), "task": "boodschappenrit"}))
     events += [
         # Samira (39) can help once a month, on a Thursday afternoon; her first shift was yesterday.
         (VOLUNTEER_REGISTERED, {"volunteer_id": samira, "name": "Samira", "email": "samira@example.org",
                                 "language": "nl", "registered_at": at(today - timedelta(days=20), 20)}),
+        checkin(samira, "intake", 15),
         (SHIFT_COMPLETED, {"shift_id": f"{samira}-1", "volunteer_id": samira, "started_at": at(today - timedelta(days=1), 13),
                            "ended_at": at(today - timedelta(days=1), 16), "task": "voorleesmiddag"}),
         # Gerard (68), a retired draughtsman, offered his help nine days ago; nobody called back.

@@ -40,7 +40,7 @@ def create_consumer(settings: Settings, group_id: str, topics: list[str]) -> AIO
         isolation_level="read_committed",
         max_poll_records=500,
         max_poll_interval_ms=300_000,
-        session_timeout_ms=30_000,
+        session_timeout_ms=10_000,  # a killed member is replaced within seconds
         heartbeat_interval_ms=3_000,
     )
 

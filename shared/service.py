@@ -18,7 +18,7 @@ from fastapi import APIRouter, FastAPI
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from shared.consumer import EventConsumer, Subscription
+from shared.consumer import EventConsumer, Subscription, is_transient
 from shared.contracts import EventType, dlq_topic
 from shared.db import DeliveryTables, create_engine, migrate
 from shared.delivery import Unit
@@ -123,7 +123,14 @@ class ServiceRuntime:
 
     async def _sweep_on_schedule(self) -> None:
         while True:
-            await self.sweep(self.clock())
+            try:
+                await self.sweep(self.clock())
+            except Exception as error:
+                if not is_transient(error):
+                    raise
+                log.warning("sweep of %s: database unavailable (%s); next try in 30s", self.name, type(error).__name__)
+                await asyncio.sleep(30)
+                continue
             await asyncio.sleep(self.settings.sweep_interval_seconds)
 
     async def _supervise(self, what: str, loop: Callable) -> None:

@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 
 from services.appreciation import handlers, messages
 from services.appreciation.tables import mails, volunteers
+from shared.consumer import RetryPolicy, is_transient
 from shared.contracts import APPRECIATION_SENT, AppreciationSent
 from shared.service import ServiceRuntime
 
@@ -38,9 +39,21 @@ class MailSender:
 
     async def run(self) -> None:
         wake = self.runtime.waker("mail")
+        failures = 0
         while True:
             wake.clear()
-            if not await self.send_due():
+            try:
+                handled = await self.send_due()
+                failures = 0
+            except Exception as error:
+                if not is_transient(error):
+                    raise
+                failures += 1  # the database is away: wait, the queue is still there afterwards
+                delay = RetryPolicy().backoff(failures)
+                log.warning("mail sender: database unavailable (%s); retrying in %.1fs", type(error).__name__, delay)
+                await asyncio.sleep(delay)
+                continue
+            if not handled:
                 # Woken as soon as a handler queues mail; the timeout catches retries that fall due.
                 try:
                     await asyncio.wait_for(wake.wait(), timeout=1.0)

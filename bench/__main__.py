@@ -1,0 +1,3 @@
+from bench.run import cli
+
+raise SystemExit(cli())

@@ -1,0 +1,601 @@
+"""The benchmark: raw consume ceiling, pipeline throughput, publish → SMTP latency,
+the anniversary sweep, and the service's resource figures, in one run.
+
+Phases (each bounded in count and time):
+  0. servers: our own Kafka + PostgreSQL (deploy scripts) unless configured
+  1. N first-shift events are produced to partition 0 of `shifts.completed`; the
+     raw aiokafka consume rate of exactly those records is measured (best of 3)
+  2. an appreciation ServiceRuntime consumes them: events/s from its first batch to
+     its last; its mail sender is held back (see below) so this is the consumer path
+  3. latency at a fixed rate: first shifts of new, registered volunteers; publish
+     time in the producer, hand-off time in an aiosmtpd handler (matched by RCPT TO)
+  4. the anniversary sweep over M bulk-copied volunteers: time, RSS delta, and in a
+     second identical run the tracemalloc peak
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import signal
+import sys
+import time
+import tracemalloc
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+
+from bench.infra import Servers
+from bench.probes import RssSampler, TimingSmtp, max_rss_bytes, percentile, rss_bytes
+from bench.report import Row, render_table
+
+log = logging.getLogger("bench")
+
+SOURCE = "https://bench.example.org"
+MB = 1024 * 1024
+DRAIN_LIMIT = 150.0  # seconds to wait for the latency phase's mails after the last publish
+STALL = 15.0  # ... or this long without a new mail
+
+
+def say(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class Options:
+    events: int = 20_000
+    volunteers: int = 1_000_000
+    rate: float = 100.0
+    latency_seconds: float = 30.0
+    timeout: float = 560.0
+    kafka_port: int = 49192
+    pg_port: int = 45433
+    profile: str | None = None
+    quick: bool = False
+
+
+@dataclass
+class Results:
+    figures: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- data
+
+
+def shift_event(volunteer_id: str, ended_at: datetime) -> tuple[bytes, list]:
+    """A structured-mode CloudEvent: this volunteer's first shift, ended at `ended_at`."""
+    body = {
+        "specversion": "1.0", "id": f"shift:{volunteer_id}", "source": SOURCE,
+        "type": "dankjewel.shift.completed.v1", "time": ended_at.isoformat(),
+        "datacontenttype": "application/json",
+        "data": {"shift_id": f"{volunteer_id}-s1", "volunteer_id": volunteer_id,
+                 "started_at": (ended_at - timedelta(hours=2)).isoformat(), "ended_at": ended_at.isoformat(),
+                 "task": "bench"},
+    }
+    return json.dumps(body).encode(), [("content-type", b"application/cloudevents+json")]
+
+
+VOLUNTEER_COLUMNS = ("volunteer_id", "name", "email", "language", "service_started_on", "coordinator_email",
+                     "registered_at", "consent", "next_sweep_on")
+
+
+def registered(volunteer_id: str, started_on: date, next_sweep_on: date | None) -> tuple:
+    registered_at = datetime(started_on.year, started_on.month, started_on.day, 9, tzinfo=timezone.utc)
+    return (volunteer_id, f"Volunteer {volunteer_id}", f"{volunteer_id}@example.org", "nl", started_on,
+            "coordinator@example.org", registered_at, True, next_sweep_on)
+
+
+def pg_dsn(database_url: str) -> str:
+    return "postgresql://" + database_url.split("://", 1)[1]
+
+
+async def copy_volunteers(database_url: str, rows, chunk: int = 50_000) -> int:
+    """Bulk-load appreciation_volunteers with COPY (rows: an iterable of tuples)."""
+    import asyncpg
+
+    connection = await asyncpg.connect(pg_dsn(database_url))
+    count = 0
+    try:
+        batch: list[tuple] = []
+        for row in rows:
+            batch.append(row)
+            if len(batch) >= chunk:
+                await connection.copy_records_to_table("appreciation_volunteers", records=batch,
+                                                       columns=VOLUNTEER_COLUMNS)
+                count += len(batch)
+                batch = []
+        if batch:
+            await connection.copy_records_to_table("appreciation_volunteers", records=batch,
+                                                   columns=VOLUNTEER_COLUMNS)
+            count += len(batch)
+        await connection.execute("ANALYZE appreciation_volunteers")
+    finally:
+        await connection.close()
+    return count
+
+
+async def sql(database_url: str, statement: str, *args) -> str:
+    import asyncpg
+
+    connection = await asyncpg.connect(pg_dsn(database_url))
+    try:
+        return await connection.execute(statement, *args)
+    finally:
+        await connection.close()
+
+
+async def reset_database(database_url: str) -> None:
+    """Drop the appreciation service's own tables (and only those); the runtime migrates afresh."""
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from services.appreciation.tables import metadata
+
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(metadata.drop_all)
+            await connection.execute(text("DROP TABLE IF EXISTS alembic_version_appreciation"))
+    finally:
+        await engine.dispose()
+
+
+# --------------------------------------------------------------------------- kafka
+
+
+async def prepare_topics(settings, own_broker: bool, group: str) -> None:
+    """Topics of the service (one partition each on our own broker), and the
+    benchmark's consumer group positioned at their ends (a configured broker may
+    hold older records the benchmark must not count)."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    from services.appreciation.service import definition
+    from shared.contracts import dlq_topic
+    from shared.kafka import ensure_topics
+
+    consumed = sorted({t.topic for t in definition.consumes})
+    everything = sorted(set(consumed) | {t.topic for t in definition.publishes} | {dlq_topic(t) for t in consumed})
+    await ensure_topics(settings, everything, partitions=1 if own_broker else 3)
+    if own_broker:
+        return  # a fresh broker: nothing older to skip
+    consumer = AIOKafkaConsumer(**settings.kafka_client_options(), group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        for _ in range(40):  # metadata of just-created topics may lag a little
+            await consumer.topics()
+            if all(consumer.partitions_for_topic(topic) for topic in consumed):
+                break
+            await asyncio.sleep(0.25)
+        partitions = [TopicPartition(topic, p) for topic in consumed
+                      for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        if not partitions:
+            raise RuntimeError(f"no partition metadata for {', '.join(consumed)}")
+        consumer.assign(partitions)
+        ends = await consumer.end_offsets(partitions)
+        await consumer.commit({tp: offset for tp, offset in ends.items()})
+    finally:
+        await consumer.stop()
+
+
+async def produce_backlog(settings, volunteer_ids: list[str], ended_at: datetime) -> tuple[int, int]:
+    """All events to partition 0 of shifts.completed; returns (first offset, count)."""
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(**settings.kafka_client_options(), acks="all", linger_ms=20,
+                                max_batch_size=256 * 1024)
+    await producer.start()
+    try:
+        futures = []
+        for volunteer_id in volunteer_ids:
+            value, headers = shift_event(volunteer_id, ended_at)
+            futures.append(await producer.send("shifts.completed", value=value, key=volunteer_id.encode(),
+                                               headers=headers, partition=0))
+        metadata = await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    return min(m.offset for m in metadata), len(metadata)
+
+
+async def raw_consume_rate(settings, start_offset: int, count: int) -> float:
+    """Events/s of a bare aiokafka consumer (getmany, no processing) reading the same records."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    tp = TopicPartition("shifts.completed", 0)
+    consumer = AIOKafkaConsumer(**settings.kafka_client_options(), group_id=None, enable_auto_commit=False,
+                                isolation_level="read_committed", max_poll_records=500)
+    await consumer.start()
+    try:
+        consumer.assign([tp])
+        consumer.seek(tp, start_offset)
+        got, started = 0, time.perf_counter()
+        deadline = started + 60
+        while got < count and time.perf_counter() < deadline:
+            batch = await consumer.getmany(timeout_ms=500, max_records=500)
+            got += sum(len(records) for records in batch.values())
+        elapsed = time.perf_counter() - started
+    finally:
+        await consumer.stop()
+    if got < count:
+        raise RuntimeError(f"raw consumer read only {got} of {count} records within 60 s")
+    return count / elapsed
+
+
+# --------------------------------------------------------------------------- phases
+
+
+class HeldClock:
+    """The runtime's clock, shifted back by `lag` while the mail sender is held back:
+    queued mails are due at wall-clock now, the sender looks for mails due at clock()."""
+
+    def __init__(self) -> None:
+        self.lag = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(timezone.utc) - self.lag
+
+
+async def wait_until(check, timeout: float, interval: float = 0.01) -> bool:
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        if check():
+            return True
+        await asyncio.sleep(interval)
+    return bool(check())
+
+
+async def pipeline_phase(runtime, count: int, deadline_s: float, result: Results) -> None:
+    """Throughput of the consumer path, timed from the start of its first batch to the end of its last."""
+    consumer = runtime.consumer
+    original = consumer.process_batch
+    marks: dict[str, float] = {}
+
+    async def timed(batch):  # noqa: ANN001, ANN202
+        marks.setdefault("first", time.perf_counter())
+        await original(batch)
+        marks["last"] = time.perf_counter()
+
+    consumer.process_batch = timed  # instance attribute: run() looks it up on each batch
+
+    def done() -> bool:
+        s = consumer.stats
+        return s["processed"] + s["duplicates"] + s["dead_lettered"] >= count
+
+    finished = await wait_until(done, deadline_s)
+    consumer.process_batch = original
+    s = dict(consumer.stats)
+    if not finished:
+        result.notes.append(f"pipeline: only {s['processed']} of {count} events within {deadline_s:.0f} s")
+    elapsed = marks.get("last", 0) - marks.get("first", 0)
+    handled = s["processed"] + s["duplicates"] + s["dead_lettered"]
+    result.figures["pipeline_rate"] = handled / elapsed if elapsed > 0 else float("nan")
+    result.figures["pipeline_seconds"] = elapsed
+    result.figures["pipeline_stats"] = s
+    if s["dead_lettered"] or s["duplicates"]:
+        result.notes.append(f"pipeline: {s['dead_lettered']} dead-lettered, {s['duplicates']} duplicates")
+
+
+async def latency_phase(settings, smtp: TimingSmtp, volunteer_ids: list[str], rate: float, ended_at: datetime,
+                        result: Results) -> None:
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(**settings.kafka_client_options(), acks="all")
+    await producer.start()
+    published: dict[str, float] = {}
+    try:
+        futures = []
+        start = time.perf_counter()
+        for i, volunteer_id in enumerate(volunteer_ids):
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            value, headers = shift_event(volunteer_id, ended_at)
+            published[f"{volunteer_id}@example.org"] = time.perf_counter()
+            futures.append(await producer.send("shifts.completed", value=value, key=volunteer_id.encode(),
+                                               headers=headers))
+        await asyncio.gather(*futures)
+        result.figures["latency_offered_rate"] = len(volunteer_ids) / (time.perf_counter() - start)
+    finally:
+        await producer.stop()
+    # Wait for the mails: while they keep coming (a saturated service drains a backlog),
+    # but at most DRAIN_LIMIT seconds, and not longer than STALL seconds without a new one.
+    last_count, last_change, deadline = -1, time.perf_counter(), time.perf_counter() + DRAIN_LIMIT
+    while time.perf_counter() < deadline:
+        count = sum(1 for address in published if address in smtp.received)
+        if count == len(published):
+            break
+        if count != last_count:
+            last_count, last_change = count, time.perf_counter()
+        elif time.perf_counter() - last_change > STALL:
+            break
+        await asyncio.sleep(0.05)
+    latencies = sorted((smtp.received[a] - t) * 1000 for a, t in published.items() if a in smtp.received)
+    result.figures["latency_ms"] = {p: percentile(latencies, p) for p in (50, 99, 99.9)}
+    result.figures["latency_max_ms"] = latencies[-1] if latencies else float("nan")
+    result.figures["latency_delivered"] = (len(latencies), len(published))
+    if len(latencies) < len(published):
+        result.notes.append(f"latency: {len(published) - len(latencies)} of {len(published)} mails not handed "
+                            f"off (waited up to {DRAIN_LIMIT:.0f} s, {STALL:.0f} s without progress)")
+
+
+def sweep_population(rules, today: date, count: int, seed: int = 1):
+    """Volunteers who started on a day in the last 15 years (uniformly); next_sweep_on
+    is what yesterday's sweep left (the next reminder or anniversary after yesterday),
+    so only those whose reminder or anniversary falls today are due."""
+    from services.appreciation import domain
+
+    rng = random.Random(seed)
+    yesterday = today - timedelta(days=1)
+    cache: dict[date, date | None] = {}
+    due: list[tuple[str, date]] = []
+
+    def rows():
+        for i in range(count):
+            started_on = today - timedelta(days=rng.randrange(15 * 365))
+            if started_on not in cache:
+                cache[started_on] = domain.next_relevant_date(rules, started_on, after=yesterday)
+            next_sweep_on = cache[started_on]
+            volunteer_id = f"sw-{i:07d}"
+            if next_sweep_on is not None and next_sweep_on <= today:
+                due.append((volunteer_id, next_sweep_on))
+            yield registered(volunteer_id, started_on, next_sweep_on)
+
+    return rows(), due
+
+
+async def sweep_phase(settings, options: Options, sampler: RssSampler, result: Results) -> None:
+    from services.appreciation import domain, handlers
+    from services.appreciation.service import definition
+    from shared.service import ServiceRuntime
+
+    as_of = datetime.now(timezone.utc)
+    today = domain.local_date(as_of, settings.timezone)
+    rows, due = sweep_population(handlers.rules_for(settings), today, options.volunteers)
+    say(f"sweep: copying {options.volunteers:,} volunteers into appreciation_volunteers")
+    started = time.perf_counter()
+    await copy_volunteers(settings.database_url, rows)
+    result.figures["sweep_load_seconds"] = time.perf_counter() - started
+    result.figures["sweep_due"] = len(due)
+
+    runtime = ServiceRuntime(definition, settings)
+    await runtime.start(consume=False, scheduled_sweeps=False)  # relay only: no consumer, no mail sender
+    try:
+        say(f"sweep: {len(due):,} of {options.volunteers:,} volunteers due; sweeping")
+        sampler.open("sweep")
+        started = time.perf_counter()
+        raised = await asyncio.wait_for(runtime.sweep(as_of), 240)
+        result.figures["sweep_seconds"] = time.perf_counter() - started
+        sampler.close("sweep")
+        result.figures["sweep_raised"] = raised
+        result.figures["sweep_rss_delta"] = sampler.peaks["sweep"] - sampler.starts["sweep"]
+
+        # The same sweep again, from the same state, under tracemalloc (which slows it down).
+        await sql(settings.database_url, "DELETE FROM appreciation_ledger WHERE volunteer_id LIKE 'sw-%'")
+        await sql(settings.database_url, "DELETE FROM appreciation_mails WHERE volunteer_id LIKE 'sw-%'")
+        await sql(settings.database_url,
+                  "UPDATE appreciation_volunteers v SET next_sweep_on = d.n "
+                  "FROM unnest($1::text[], $2::date[]) AS d(id, n) WHERE v.volunteer_id = d.id",
+                  [v for v, _ in due], [n for _, n in due])
+        tracemalloc.start()
+        started = time.perf_counter()
+        again = await asyncio.wait_for(runtime.sweep(as_of), 300)
+        result.figures["sweep_traced_seconds"] = time.perf_counter() - started
+        result.figures["sweep_traced_peak"] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        if again != raised:
+            result.notes.append(f"sweep: the repeated sweep raised {again}, the first {raised}")
+    finally:
+        if tracemalloc.is_tracing():
+            tracemalloc.stop()
+        await runtime.stop()
+
+
+async def benchmark(options: Options, servers: Servers, result: Results) -> None:
+    import uuid
+
+    from sqlalchemy import text
+
+    from services.appreciation.service import definition
+    from shared.db import create_engine, migrate
+    from shared.service import ServiceRuntime
+    from shared.settings import load_settings
+
+    sampler = RssSampler().start()
+    smtp = TimingSmtp()
+    smtp.start()
+    runtime = None
+    profiler = None
+    try:
+        group_prefix = f"bench-{uuid.uuid4().hex[:8]}"
+        settings = load_settings(kafka_bootstrap_servers=servers.kafka_bootstrap, database_url=servers.database_url,
+                                 kafka_group_prefix=group_prefix, smtp_host="127.0.0.1", smtp_port=smtp.port,
+                                 mail_retry_seconds=1.0, mail_retry_max_seconds=5.0, rules_file=None)
+        if not settings.database_url.startswith("postgresql"):
+            raise RuntimeError("the benchmark runs on PostgreSQL; DATABASE_URL points elsewhere")
+        await reset_database(settings.database_url)
+        await prepare_topics(settings, servers.own_kafka, f"{group_prefix}-{definition.name}")
+
+        run_id = uuid.uuid4().hex[:6]
+        throughput_ids = [f"thr-{run_id}-{i:07d}" for i in range(options.events)]
+        latency_count = max(1, int(options.rate * options.latency_seconds))
+        latency_ids = [f"lat-{run_id}-{i:06d}" for i in range(latency_count)]
+        now = datetime.now(timezone.utc)
+        ended_at = now - timedelta(hours=1)  # fresh: inside the grace window, so each first shift is mailed
+
+        # Migrate, then register every volunteer of phases 2 and 3 (a first shift of
+        # a registered volunteer: milestone, outbox event, mail).
+        engine = create_engine(settings.database_url)
+        await migrate(engine, definition.name, definition.migrations_dir)
+        await engine.dispose()
+        started_on = (now - timedelta(days=40)).date()
+        next_sweep = started_on + timedelta(days=358)
+        await copy_volunteers(settings.database_url,
+                              (registered(v, started_on, next_sweep) for v in throughput_ids + latency_ids))
+
+        say(f"producing {options.events:,} events to shifts.completed[0]")
+        first_offset, produced = await produce_backlog(settings, throughput_ids, ended_at)
+
+        say("raw aiokafka consume rate (best of 3)")
+        rates = [await raw_consume_rate(settings, first_offset, produced) for _ in range(3)]
+        result.figures["raw_rate"] = max(rates)
+        result.figures["raw_rates"] = rates
+
+        # Phase 2: the service consumes the backlog; the mail sender is held back
+        # (clock lag) so that the figure is the consumer path the target names.
+        clock = HeldClock()
+        clock.lag = timedelta(hours=6)
+        runtime = ServiceRuntime(definition, settings, clock=clock)
+        sampler.open("service")
+        result.figures["rss_before_service"] = rss_bytes()
+        if options.profile:
+            from pyinstrument import Profiler
+
+            profiler = Profiler(async_mode="enabled", interval=0.001)
+            profiler.start()
+        await runtime.start(scheduled_sweeps=False)
+        say(f"pipeline: consuming {produced:,} events")
+        await pipeline_phase(runtime, produced, max(60.0, options.timeout / 2), result)
+
+        # Phase 3: release the mail sender; phase 2's mails are set aside (not part of phase 3).
+        async with runtime.sessions() as session, session.begin():
+            await session.execute(text("UPDATE appreciation_mails SET status = 'skipped', "
+                                       "last_error = 'bench: throughput phase' WHERE volunteer_id LIKE 'thr-%'"))
+        clock.lag = timedelta(0)
+        say(f"latency: {latency_count:,} first shifts at {options.rate:g}/s")
+        before = dict(runtime.consumer.stats)
+        await latency_phase(settings, smtp, latency_ids, options.rate, ended_at, result)
+        after = dict(runtime.consumer.stats)
+        result.figures["latency_stats"] = {k: after[k] - before[k] for k in after}
+        sender = getattr(runtime, "mail_sender", None)
+        result.figures["mail_stats"] = dict(sender.stats) if sender else None
+        if profiler is not None:
+            profiler.stop()
+            with open(options.profile, "w") as out:
+                out.write(profiler.output_text(unicode=True, color=False, show_all=False))
+            say(f"profile written to {options.profile}")
+            profiler = None
+        sampler.close("service")
+        result.figures["rss_peak_service"] = sampler.peaks["service"]
+        result.figures["consumer_stats"] = dict(runtime.consumer.stats)
+        await runtime.stop()
+        runtime = None
+
+        # Phase 4: the sweep.
+        await sweep_phase(settings, options, sampler, result)
+        result.figures["max_rss"] = max_rss_bytes()
+    finally:
+        if profiler is not None:
+            with contextlib.suppress(Exception):
+                profiler.stop()
+        if runtime is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(runtime.stop(), 30)
+        smtp.stop()
+        sampler.stop()
+
+
+# --------------------------------------------------------------------------- table
+
+
+def build_rows(options: Options, result: Results) -> list[Row]:
+    f = result.figures
+    nan = float("nan")
+    raw = f.get("raw_rate", nan)
+    rate = f.get("pipeline_rate", nan)
+    latency = f.get("latency_ms", {})
+    pipeline = f.get("pipeline_stats") or {}
+    consumer = f.get("consumer_stats") or {}
+    mail = f.get("mail_stats") or {}
+    processed = consumer.get("processed", 0)
+    delivered, expected = f.get("latency_delivered", (0, 0))
+    mb = lambda v: v / MB if v is not None else nan  # noqa: E731
+    ratio = lambda a, b: a / b if b else nan  # noqa: E731
+    return [
+        Row("1 raw aiokafka consume (getmany, 1 partition)", raw, "events/s",
+            note=f"best of 3: {', '.join(f'{r:,.0f}' for r in f.get('raw_rates', []))}"),
+        Row("2 pipeline throughput (1 partition)", rate, "events/s", at_least=2000,
+            note=f"{pipeline.get('processed', 0):,} events in {f.get('pipeline_seconds', nan):.2f} s"),
+        Row("2 pipeline / raw consume", ratio(rate, raw), "x", at_least=0.25),
+        Row("3 publish->SMTP latency p50", latency.get(50, nan), "ms",
+            note=f"{delivered:,}/{expected:,} mails at {f.get('latency_offered_rate', nan):.1f}/s"),
+        Row("3 publish->SMTP latency p99", latency.get(99, nan), "ms", at_most=250),
+        Row("3 publish->SMTP latency p99.9", latency.get(99.9, nan), "ms",
+            note=f"max {f.get('latency_max_ms', nan):,.0f} ms"),
+        Row("4 anniversary sweep time", f.get("sweep_seconds", nan), "s", at_most=5,
+            note=f"{options.volunteers:,} volunteers, {f.get('sweep_due', 0):,} due, "
+                 f"{f.get('sweep_raised', 0):,} raised"),
+        Row("4 sweep peak memory (tracemalloc)", mb(f.get("sweep_traced_peak")), "MB", at_most=300,
+            note=f"traced run {f.get('sweep_traced_seconds', nan):.2f} s"),
+        Row("4 sweep RSS delta", mb(f.get("sweep_rss_delta")), "MB", at_most=300),
+        Row("5 peak RSS of service process under load", mb(f.get("rss_peak_service")), "MB",
+            note=f"{mb(f.get('rss_before_service')):.0f} MB before start; incl. bench driver + SMTP thread"),
+        Row("5 offset commits per 1,000 events", ratio(consumer.get("commits", 0) * 1000, processed), "",
+            note=f"{consumer.get('commits', 0):,} commits, {processed:,} events"),
+        Row("5 offset commits per batch", ratio(consumer.get("commits", 0), consumer.get("batches", 0)), "",
+            at_most=1, note=f"{consumer.get('batches', 0):,} batches"),
+        Row("5 mails per SMTP session", ratio(mail.get("sent", 0), mail.get("sessions", 0)), "",
+            note=f"{mail.get('sent', 0):,} sent in {mail.get('sessions', 0):,} sessions"),
+    ]
+
+
+# --------------------------------------------------------------------------- entry
+
+
+def parse(argv: list[str] | None) -> Options:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small sizes for CI (2000 events, 20000 volunteers, "
+                                                             "latency for 5 s)")
+    parser.add_argument("--events", type=int, help="events for the throughput phase (default 20000)")
+    parser.add_argument("--volunteers", type=int, help="volunteers for the sweep (default 1000000)")
+    parser.add_argument("--latency-seconds", type=float, help="length of the latency phase (default 30)")
+    parser.add_argument("--rate", type=float, default=100.0, help="events/s of the latency phase (default 100)")
+    parser.add_argument("--timeout", type=float, help="overall limit in seconds (default 560; quick 300)")
+    parser.add_argument("--kafka-port", type=int, default=49192, help="port of our own broker (default 49192)")
+    parser.add_argument("--pg-port", type=int, default=45433, help="port of our own PostgreSQL (default 45433)")
+    parser.add_argument("--profile", metavar="FILE", help="profile phases 2-3 with pyinstrument into FILE")
+    args = parser.parse_args(argv)
+    options = Options(quick=args.quick, rate=args.rate, kafka_port=args.kafka_port, pg_port=args.pg_port,
+                      profile=args.profile)
+    if args.quick:
+        options.events, options.volunteers, options.latency_seconds, options.timeout = 2000, 20_000, 5.0, 300.0
+    for name in ("events", "volunteers", "latency_seconds", "timeout"):
+        if getattr(args, name) is not None:
+            setattr(options, name, getattr(args, name))
+    if options.events < 1 or options.volunteers < 1 or options.latency_seconds <= 0 or options.rate <= 0:
+        parser.error("sizes must be positive")
+    return options
+
+
+def _terminate(signum, frame):  # noqa: ANN001
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def cli(argv: list[str] | None = None) -> int:
+    options = parse(argv)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    signal.signal(signal.SIGTERM, _terminate)
+    result = Results()
+    servers = Servers(options.kafka_port, options.pg_port)
+    started = time.perf_counter()
+    failure = None
+    try:
+        servers.start()
+        remaining = options.timeout - (time.perf_counter() - started)
+        asyncio.run(asyncio.wait_for(benchmark(options, servers, result), remaining))
+    except (Exception, KeyboardInterrupt) as error:  # the table is printed with what was measured
+        failure = error
+        if isinstance(error, (asyncio.TimeoutError, TimeoutError)):
+            result.notes.append(f"overall timeout of {options.timeout:.0f} s reached")
+        else:
+            result.notes.append(f"aborted: {type(error).__name__}: {error}")
+            logging.getLogger("bench").exception("benchmark failed")
+    finally:
+        say("stopping servers")
+        servers.stop()
+    rows = build_rows(options, result)
+    print(render_table(rows, options, time.perf_counter() - started, servers, result.notes), flush=True)
+    return 1 if failure is not None else 0
