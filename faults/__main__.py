@@ -232,11 +232,11 @@ async def main(args: argparse.Namespace) -> int:
                 run_scenario(stack, scenario, args.events, args.malformed, args.seed), timeout=args.scenario_timeout)
             rows.append(row)
             print(f"[{scenario}] done in {time.monotonic() - started:.0f}s", flush=True)
-        leaked = stack.addresses_logged()
+        leaked = stack.personal_data_logged()
     finally:
         await stack.stop()
     print_table(rows, reasons)
-    print(f"volunteer addresses found in service logs: {leaked}")
+    print(f"volunteer names or addresses found in service logs: {leaked}")
     return 0 if all(r.passed for r in rows) and leaked == 0 else 1
 
 

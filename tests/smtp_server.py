@@ -11,7 +11,14 @@ class RecordingSmtp:
         self.port = port
         self.messages: list = []
         self.temporary_failure = False
+        self.rejected_recipients: set[str] = set()  # answered 550: a permanent failure
         self.controller = None
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        if address in self.rejected_recipients:
+            return "550 5.1.1 Mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
         from email import message_from_bytes, policy

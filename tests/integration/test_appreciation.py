@@ -169,6 +169,24 @@ async def test_smtp_down_then_answering_4xx_then_back_delivers_every_mail_once(
         runtime.mail_sender.stats["retried"]  # sessions are reused across mails
 
 
+async def test_a_permanent_refusal_is_marked_failed_and_the_coordinator_is_told(
+        start_service, producer, mail_settings, smtp_server):
+    runtime = await start_service(appreciation, settings=mail_settings)
+    kees, email = uid("kees"), f"kees.{uuid.uuid4().hex[:6]}@example.org"
+    smtp_server.rejected_recipients.add(email)
+    await publish(producer, VOLUNTEER_REGISTERED.type, registration(kees, "Kees", email, "nl"))
+    await publish(producer, SHIFT_COMPLETED.type, recent_shift(kees))
+    await eventually(lambda: all_settled(runtime, kees))
+    await eventually(lambda: len(smtp_server.to(COORDINATOR)) and all_settled(runtime, kees))
+    rows = {(r.notification, r.status, r.last_error) for r in await mail_rows(runtime, kees)}
+    assert rows == {("first-shift-thanks", "failed", "SMTP 550"), ("delivery-failed", "sent", None)}
+    told = [m for m in smtp_server.to(COORDINATOR) if m["X-Dankjewel-Notification"] == "delivery-failed"]
+    assert [m["Subject"] for m in told] == ["Bericht aan Kees kon niet worden bezorgd"]
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=runtime.http_app()), base_url="http://test") as http:
+        failed = (await http.get("/mails", params={"status_filter": "failed"})).json()
+    assert [(m["volunteer_id"], m["notification"]) for m in failed] == [(kees, "first-shift-thanks")]
+
+
 async def test_one_click_unsubscribe_stops_appreciation_mail_but_not_coordinator_mail(
         start_service, producer, mail_settings, smtp_server):
     runtime = await start_service(appreciation, settings=mail_settings)

@@ -42,3 +42,35 @@ def test_sasl_settings_reach_the_kafka_clients(monkeypatch):
     assert options["security_protocol"] == "SASL_PLAINTEXT"
     assert (options["sasl_mechanism"], options["sasl_plain_username"], options["sasl_plain_password"]) == (
         "SCRAM-SHA-512", "org", "secret")
+
+
+async def test_smtp_starttls_and_login_settings_reach_the_client(monkeypatch):
+    import aiosmtplib
+
+    from services.appreciation.mailer import MailSender
+
+    seen = {}
+
+    class FakeSmtp:
+        def __init__(self, **options):
+            seen["options"] = options
+
+        async def connect(self):
+            seen["connected"] = True
+
+        async def login(self, username, password):
+            seen["login"] = (username, password)
+
+    monkeypatch.setattr(aiosmtplib, "SMTP", FakeSmtp)
+    settings = load_settings(smtp_host="mail.example.org", smtp_port=587, smtp_starttls=True,
+                             smtp_username="dankjewel", smtp_password="s3cret")
+
+    class Runtime:
+        pass
+
+    runtime = Runtime()
+    runtime.settings = settings
+    await MailSender(runtime)._connect()
+    assert seen["options"] == {"hostname": "mail.example.org", "port": 587, "timeout": 15,
+                                     "start_tls": True, "use_tls": False}
+    assert seen["login"] == ("dankjewel", "s3cret")
