@@ -14,10 +14,11 @@ from contextlib import ExitStack
 
 import pytest
 import pytest_asyncio
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from shared.kafka import ensure_topics
 from shared.service import ServiceDefinition, ServiceRuntime
 from shared.settings import load_settings
 from tests.infra import Infrastructure, start_infrastructure
@@ -59,13 +60,40 @@ def settings(infra: Infrastructure, database_url: str):
                          kafka_group_prefix=f"test-{uuid.uuid4().hex[:8]}")
 
 
+async def skip_history(settings, definition: ServiceDefinition) -> None:
+    """Commit the end of every input topic for the service's (new) consumer group, so
+    a test sees only what it publishes itself, not every earlier test's records."""
+    topics = sorted({t.topic for t in definition.consumes})
+    await ensure_topics(settings, topics)
+    metadata = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await metadata.start()
+    try:  # partitions_for() waits until the new topics' metadata is there
+        partitions = [TopicPartition(topic, p) for topic in topics for p in await metadata.partitions_for(topic)]
+    finally:
+        await metadata.stop()
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False,
+                                group_id=f"{settings.kafka_group_prefix}-{definition.name}")
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        await consumer.seek_to_end(*partitions)
+        await consumer.commit({tp: await consumer.position(tp) for tp in partitions})
+    finally:
+        await consumer.stop()
+
+
 @pytest_asyncio.fixture
 async def start_service(settings):
-    """start_service(definition) → a running ServiceRuntime, stopped after the test."""
+    """start_service(definition) → a running ServiceRuntime, stopped after the test.
+    A service's first start in a test begins at the end of its topics; a second
+    start (a restart) goes on from the offsets the first one committed."""
     runtimes: list[ServiceRuntime] = []
 
     async def start(definition: ServiceDefinition, **overrides) -> ServiceRuntime:
-        runtime = ServiceRuntime(definition, overrides.pop("settings", settings), **overrides)
+        runtime_settings = overrides.pop("settings", settings)
+        if not any(r.definition.name == definition.name for r in runtimes):
+            await skip_history(runtime_settings, definition)
+        runtime = ServiceRuntime(definition, runtime_settings, **overrides)
         await runtime.start()
         runtimes.append(runtime)
         return runtime
