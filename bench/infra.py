@@ -26,21 +26,16 @@ class Servers:
         self.database_url = os.environ.get("DATABASE_URL") or None
         self.kafka = None
         self.postgres = None
-
-    @property
-    def own_kafka(self) -> bool:
-        return self.kafka is not None
-
-    @property
-    def own_pg(self) -> bool:
-        return self.postgres is not None
+        self.own_kafka = self.own_pg = False  # kept after stop(), for the report
 
     def _start_kafka(self) -> None:
         self.kafka = fresh_local_kafka(self.kafka_port, "bench")
+        self.own_kafka = True
         self.kafka_bootstrap = self.kafka.bootstrap
 
     def _start_pg(self) -> None:
         self.postgres, self.database_url = fresh_local_postgres(self.pg_port, "bench")
+        self.own_pg = True
 
     def start(self) -> None:
         jobs = []
