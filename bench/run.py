@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import logging
 import random
 import signal
@@ -68,15 +67,11 @@ class Results:
 
 def shift_event(volunteer_id: str, ended_at: datetime) -> tuple[bytes, list]:
     """A structured-mode CloudEvent: this volunteer's first shift, ended at `ended_at`."""
-    body = {
-        "specversion": "1.0", "id": f"shift:{volunteer_id}", "source": SOURCE,
-        "type": "dankjewel.shift.completed.v1", "time": ended_at.isoformat(),
-        "datacontenttype": "application/json",
-        "data": {"shift_id": f"{volunteer_id}-s1", "volunteer_id": volunteer_id,
-                 "started_at": (ended_at - timedelta(hours=2)).isoformat(), "ended_at": ended_at.isoformat(),
-                 "task": "bench"},
-    }
-    return json.dumps(body).encode(), [("content-type", b"application/cloudevents+json")]
+    data = {"shift_id": f"{volunteer_id}-s1", "volunteer_id": volunteer_id,
+            "started_at": (ended_at - timedelta(hours=2)).isoformat(), "ended_at": ended_at.isoformat(),
+            "task": "bench"}
+    return structured_record("dankjewel.shift.completed.v1", data, source=SOURCE, event_id=f"shift:{volunteer_id}",
+                             time=ended_at)
 
 
 VOLUNTEER_COLUMNS = ("volunteer_id", "name", "email", "language", "service_started_on", "coordinator_email",

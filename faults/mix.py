@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import random
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from services.appreciation import domain
 from services.appreciation.rules import load_rules
+from shared.envelope import structured_record
 from shared.contracts import CHECKIN_COMPLETED, SHIFT_COMPLETED, VOLUNTEER_REGISTERED
 
 SOURCE = "https://rooster.example.org"
@@ -35,9 +35,8 @@ class Mix:
 
 
 def _record(event_type, data: dict, *, source: str = SOURCE, event_id: str | None = None) -> Record:  # noqa: ANN001
-    body = {"specversion": "1.0", "id": event_id or str(uuid.uuid4()), "source": source, "type": event_type.type,
-            "time": datetime.now(timezone.utc).isoformat(), "data": data}
-    return Record(event_type.topic, data["volunteer_id"].encode(), json.dumps(body).encode())
+    value, headers = structured_record(event_type.type, data, source=source, event_id=event_id)
+    return Record(event_type.topic, data["volunteer_id"].encode(), value, headers)
 
 
 def build_mix(events: int, seed: int, run: str) -> Mix:

@@ -7,12 +7,12 @@ to today, so the demo shows the same mails on any day it is run."""
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 
 from aiokafka import AIOKafkaProducer
 
+from shared.envelope import structured_record
 from shared.contracts import CHECKIN_COMPLETED, HELP_OFFERED, SHIFT_COMPLETED, VOLUNTEER_REGISTERED, EventType
 from shared.settings import Settings
 
@@ -68,11 +68,8 @@ async def publish_history(settings: Settings, today: date) -> dict[str, str]:
     await producer.start()
     try:
         for event_type, data in history(today, settings.timezone, run):
-            body = {"specversion": "1.0", "id": str(uuid.uuid4()), "source": SOURCE, "type": event_type.type,
-                    "time": datetime.now(timezone.utc).isoformat(), "datacontenttype": "application/json",
-                    "data": data}
-            await producer.send_and_wait(event_type.topic, json.dumps(body).encode(), key=data["volunteer_id"].encode(),
-                                         headers=[("content-type", b"application/cloudevents+json")])
+            value, headers = structured_record(event_type.type, data, source=SOURCE)
+            await producer.send_and_wait(event_type.topic, value, key=data["volunteer_id"].encode(), headers=headers)
     finally:
         await producer.stop()
     return {"henk": f"henk-{run}", "samira": f"samira-{run}", "gerard": f"gerard-{run}"}

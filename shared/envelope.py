@@ -76,6 +76,17 @@ def to_record(envelope: Envelope) -> tuple[bytes, bytes, list[tuple[str, bytes]]
     return envelope.volunteer_id.encode(), message.value, headers
 
 
+def structured_record(event_type: str, data: dict, *, source: str, event_id: str | None = None,
+                      time: datetime | None = None) -> tuple[bytes, list[tuple[str, bytes]]]:
+    """(value, headers) of a structured-mode record as an organisation's own system
+    would write it: `data` goes as given, unvalidated (tests, the fault suite and the
+    benchmark also send data a consumer must refuse)."""
+    body = {"specversion": "1.0", "id": event_id or str(uuid.uuid4()), "source": source, "type": event_type,
+            "time": (time or datetime.now(timezone.utc)).isoformat(), "datacontenttype": "application/json",
+            "data": data}
+    return json.dumps(body).encode(), [("content-type", STRUCTURED_CONTENT_TYPE.encode())]
+
+
 def describe_validation_error(error: ValidationError) -> str:
     """Field-by-field reasons, without echoing the (possibly personal) input."""
     parts = []

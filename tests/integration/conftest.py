@@ -8,6 +8,7 @@ import inspect
 import json
 import logging
 import time
+from datetime import datetime, timezone
 import uuid
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -18,6 +19,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from shared.envelope import structured_record
 from shared.kafka import ensure_topics
 from shared.service import ServiceDefinition, ServiceRuntime
 from shared.settings import load_settings
@@ -155,10 +157,8 @@ async def read_topic(bootstrap: str, topic: str, key: bytes, *, expect: int = 1,
 
 def structured(event_type: str, data: dict, *, source: str = "https://roster.example.org",
                event_id: str | None = None) -> tuple[bytes, list]:
-    body = {"specversion": "1.0", "id": event_id or str(uuid.uuid4()), "source": source,
-            "type": event_type, "time": "2026-11-20T10:00:00Z", "datacontenttype": "application/json",
-            "data": data}
-    return json.dumps(body).encode(), [("content-type", b"application/cloudevents+json")]
+    return structured_record(event_type, data, source=source, event_id=event_id,
+                             time=datetime(2026, 11, 20, 10, tzinfo=timezone.utc))
 
 
 def binary(event_type: str, data: dict, *, source: str = "https://roster.example.org",
