@@ -30,6 +30,7 @@ from datetime import date, datetime, timedelta, timezone
 from bench.infra import Servers
 from bench.probes import RssSampler, TimingSmtp, max_rss_bytes, percentile, rss_bytes
 from bench.report import Row, render_table
+from shared.envelope import structured_record
 
 log = logging.getLogger("bench")
 
