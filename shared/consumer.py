@@ -33,13 +33,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.contracts import EventType, dlq_topic
 from shared.db import DeliveryTables
-from shared.delivery import Unit, already_processed, record_processed
+from shared.delivery import Unit, already_processed
 from shared.envelope import BadRecord, Envelope, parse_record
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Unit, Envelope], Awaitable[None]]
+# Called once per transaction with the events about to be handled, before the
+# first handler: a service loads the rows the whole batch needs in a few statements.
+PrepareBatch = Callable[[Unit, list[Envelope]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,7 @@ class EventConsumer:
         settings: Settings,
         tables: DeliveryTables,
         subscriptions: list[Subscription],
+        prepare_batch: PrepareBatch | None = None,
         on_commit: Callable[[Unit], None] = lambda unit: None,
         retry: RetryPolicy = RetryPolicy(),
         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
@@ -95,6 +99,7 @@ class EventConsumer:
         self.tables = tables
         self.retry = retry
         self.clock = clock
+        self.prepare_batch = prepare_batch
         self.on_commit = on_commit  # wakes the outbox relay and other loops
         self.handlers: dict[str, Handler] = {s.event_type.type: s.handler for s in subscriptions}
         self.accepted: dict[str, dict[str, EventType]] = {}
@@ -160,16 +165,20 @@ class EventConsumer:
             unit = Unit(session=session, tables=self.tables, source=self.service, settings=self.settings,
                         now=self.clock())
             seen = await already_processed(session, self.tables, events)
-            applied = 0
+            fresh = []
             for event in events:
                 if event.dedup_key in seen:
                     self.stats["duplicates"] += 1
                     continue
                 seen.add(event.dedup_key)
-                await record_processed(session, self.tables, event, unit.now)
+                fresh.append(event)
+            if fresh and self.prepare_batch is not None:
+                await self.prepare_batch(unit, fresh)
+            for event in fresh:
+                unit.record_processed(event)
                 await self.handlers[event.type](unit, event)
-                applied += 1
-        self.stats["processed"] += applied
+            await unit.flush()
+        self.stats["processed"] += len(fresh)
         self.on_commit(unit)
 
     async def _apply_one_with_retry(self, record, event: Envelope) -> None:

@@ -22,7 +22,9 @@ from sqlalchemy import (
     String,
     Table,
     TypeDecorator,
+    bindparam,
     event,
+    update,
 )
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -145,6 +147,15 @@ def run_alembic_env(service: str, metadata: MetaData) -> None:
         context.run_migrations()
 
 
+def _insert(session, table: Table):  # noqa: ANN001, ANN202
+    """The dialect's INSERT, which has ON CONFLICT (PostgreSQL and SQLite both do)."""
+    if session.bind.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
+
+
 async def insert_if_absent(session, table: Table, values: dict) -> bool:  # noqa: ANN001
     """Insert a row unless it collides with an existing one on its primary key or a
     unique constraint; True when inserted. One statement (INSERT … ON CONFLICT DO
@@ -152,9 +163,25 @@ async def insert_if_absent(session, table: Table, values: dict) -> bool:  # noqa
 
     Redelivered or twice-reported facts (a shift sent by a kiosk and a roster) then
     change nothing. Runs inside the caller's transaction."""
-    if session.bind.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    result = await session.execute(insert(table).values(**values).on_conflict_do_nothing())
+    result = await session.execute(_insert(session, table).values(**values).on_conflict_do_nothing())
     return result.rowcount == 1
+
+
+async def insert_all_if_absent(session, table: Table, rows: list[dict]) -> None:  # noqa: ANN001
+    """`insert_if_absent` for many rows in one executemany (rows of the same shape)."""
+    if rows:
+        await session.execute(_insert(session, table).on_conflict_do_nothing(), rows)
+
+
+async def update_each(session, table: Table, rows: list[tuple[dict, dict]]) -> None:  # noqa: ANN001
+    """For each (match, values) pair: UPDATE table SET values WHERE match — all in one
+    executemany. Every pair names the same columns."""
+    if not rows:
+        return
+    match, values = rows[0]
+    statement = update(table).where(
+        *(table.c[name] == bindparam(f"match_{name}", type_=table.c[name].type) for name in match)).values(
+        {name: bindparam(f"set_{name}", type_=table.c[name].type) for name in values})
+    await session.execute(statement, [
+        {**{f"match_{name}": value for name, value in m.items()}, **{f"set_{name}": value for name, value in v.items()}}
+        for m, v in rows])

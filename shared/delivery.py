@@ -1,10 +1,16 @@
 """Inbox and outbox: the state change, the record that an event was processed and
-the events to publish are written in one database transaction."""
+the events to publish are written in one database transaction.
+
+A Unit collects its inbox and outbox rows and writes them in one multi-row INSERT
+each when it is flushed, just before the commit: a batch of 500 events costs two
+statements for them, not a thousand."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 
 from sqlalchemy import insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,26 +32,46 @@ class Unit:
     now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     emitted: int = 0
     wakes: set[str] = field(default_factory=set)  # loops to wake after commit (e.g. "mail")
+    # Per-transaction state a service keeps between its handlers (e.g. the rows it
+    # loaded for a whole batch), and what must be written before the commit.
+    state: dict[str, Any] = field(default_factory=dict)
+    _before_flush: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    _outbox_rows: list[dict] = field(default_factory=list)
+    _inbox_rows: list[dict] = field(default_factory=list)
 
     def wake(self, loop: str) -> None:
         """Ask for a background loop to look at its work right after this transaction commits."""
         self.wakes.add(loop)
 
+    def before_flush(self, write: Callable[[], Awaitable[None]]) -> None:
+        """Run `write` (a service's staged writes) when the unit is flushed, before its outbox."""
+        self._before_flush.append(write)
+
     async def emit(self, event_type: EventType, data: EventData, *, event_id: str | None = None) -> Envelope:
-        """Queue an event in the outbox; the relay publishes it after commit."""
+        """Queue an event in the outbox (written on flush); the relay publishes it after commit."""
         envelope = new_event(event_type, data, self.source, time=self.now, event_id=event_id)
         key, value, headers = to_record(envelope)
-        await self.session.execute(
-            insert(self.tables.outbox).values(
-                topic=event_type.topic,
-                key=key,
-                value=value,
-                headers=[[name, header.decode()] for name, header in headers],
-                created_at=self.now,
-            )
-        )
+        self._outbox_rows.append(dict(topic=event_type.topic, key=key, value=value,
+                                      headers=[[name, header.decode()] for name, header in headers],
+                                      created_at=self.now))
         self.emitted += 1
         return envelope
+
+    def record_processed(self, event: Envelope) -> None:
+        self._inbox_rows.append(dict(source=event.source, event_id=event.id, event_type=event.type,
+                                     processed_at=self.now))
+
+    async def flush(self) -> None:
+        """Write everything staged, in order: service state, then outbox and inbox rows.
+        Called inside the transaction, before it commits; may be called more than once."""
+        for write in self._before_flush:  # each clears what it wrote
+            await write()
+        # A list of parameter sets runs as one executemany (one round trip with asyncpg);
+        # outbox ids still follow the order of emit, which the relay publishes in.
+        for table, rows in ((self.tables.outbox, self._outbox_rows), (self.tables.inbox, self._inbox_rows)):
+            if rows:
+                await self.session.execute(insert(table), rows)
+                rows.clear()
 
 
 async def already_processed(session: AsyncSession, tables: DeliveryTables,
@@ -61,9 +87,3 @@ async def already_processed(session: AsyncSession, tables: DeliveryTables,
         )
         found.update((row.source, row.event_id) for row in rows)
     return found
-
-
-async def record_processed(session: AsyncSession, tables: DeliveryTables, event: Envelope, now: datetime) -> None:
-    await session.execute(
-        insert(tables.inbox).values(source=event.source, event_id=event.id, event_type=event.type, processed_at=now)
-    )

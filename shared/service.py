@@ -18,7 +18,7 @@ from fastapi import APIRouter, FastAPI
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from shared.consumer import EventConsumer, Subscription, is_transient
+from shared.consumer import EventConsumer, PrepareBatch, Subscription, is_transient
 from shared.contracts import EventType, dlq_topic
 from shared.db import DeliveryTables, create_engine, migrate
 from shared.delivery import Unit
@@ -38,6 +38,8 @@ class ServiceDefinition:
     migrations_dir: Path
     subscriptions: list[Subscription]
     publishes: list[EventType]
+    # Loads what a batch of consumed events needs before its handlers run (optional).
+    prepare_batch: PrepareBatch | None = None
     routes: Callable[["ServiceRuntime"], APIRouter] | None = None
     http_port: int = 8000
     # Time-based rules: sweep(runtime, as_of) raises what is due at `as_of` and
@@ -96,7 +98,8 @@ class ServiceRuntime:
             await kafka_consumer.start()
             self.consumer = EventConsumer(
                 service=d.name, consumer=kafka_consumer, producer=self.producer, engine=self.engine, settings=settings,
-                tables=d.tables, subscriptions=d.subscriptions, on_commit=self.after_commit, clock=self.clock,
+                tables=d.tables, subscriptions=d.subscriptions, prepare_batch=d.prepare_batch,
+                on_commit=self.after_commit, clock=self.clock,
             )
             self._tasks.append(asyncio.create_task(self._supervise("consumer", self.consumer.run), name=f"{d.name}-consumer"))
         log.info("service %s started (consumes %s; publishes %s)", d.name,
@@ -177,6 +180,7 @@ class ServiceRuntime:
             unit = Unit(session=session, tables=self.definition.tables, source=self.name,
                         settings=self.settings, now=now or self.clock())
             yield unit
+            await unit.flush()
         self.after_commit(unit)
 
     def http_app(self) -> FastAPI:

@@ -7,11 +7,9 @@ from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import select, update
-
 from services.appreciation import domain
 from services.appreciation.rules import Rules, load_rules
-from services.appreciation.tables import ledger, mails, shifts, volunteers
+from services.appreciation.state import AppreciationState
 from shared.contracts import (
     ALERT_RAISED,
     MILESTONE_REACHED,
@@ -25,7 +23,6 @@ from shared.contracts import (
     VolunteerRegistered,
     VolunteerUpdated,
 )
-from shared.db import insert_if_absent
 from shared.delivery import Unit
 from shared.envelope import Envelope
 from shared.settings import Settings
@@ -44,86 +41,73 @@ def rules_for(settings: Settings) -> Rules:
     return _rules(settings.rules_file)
 
 
-async def _volunteer(unit: Unit, volunteer_id: str):  # noqa: ANN202
-    """The volunteer's row, created empty when an event about them comes first."""
-    query = select(volunteers).where(volunteers.c.volunteer_id == volunteer_id)
-    row = (await unit.session.execute(query)).first()
-    if row is None:
-        await insert_if_absent(unit.session, volunteers, {"volunteer_id": volunteer_id})
-        row = (await unit.session.execute(query)).first()
-    return row
-
-
-async def set_volunteer(unit: Unit, volunteer_id: str, **values) -> None:
-    await unit.session.execute(update(volunteers).where(volunteers.c.volunteer_id == volunteer_id).values(**values))
+async def prepare_batch(unit: Unit, events: list[Envelope]) -> None:
+    """Load every volunteer (and shift) the batch is about in a few statements."""
+    await AppreciationState.of(unit).load(
+        (event.data.volunteer_id for event in events),
+        shift_ids=(event.data.shift_id for event in events if isinstance(event.data, ShiftCompleted)))
 
 
 async def remember_volunteer(unit: Unit, event: Envelope) -> None:
     data: VolunteerRegistered = event.data
-    row = await _volunteer(unit, data.volunteer_id)
-    if row.registered_at is not None or row.erased_at is not None:
+    state = AppreciationState.of(unit)
+    volunteer = await state.volunteer(data.volunteer_id)
+    if volunteer.registered_at is not None or volunteer.erased_at is not None:
         return  # registered before (a second system, a replay), or erased
     started_on = data.service_started_on or domain.local_date(data.registered_at, unit.settings.timezone)
-    await set_volunteer(unit, data.volunteer_id, name=data.name, email=data.email, language=data.language,
-               coordinator_email=data.coordinator_email or unit.settings.default_coordinator_email,
-               registered_at=data.registered_at, consent=data.appreciation_mail_consent,
-               service_started_on=started_on,
-               next_sweep_on=domain.next_relevant_date(rules_for(unit.settings), started_on, after=started_on))
-    # Mail queued before the registration arrived can go now.
-    await unit.session.execute(update(mails).where(mails.c.volunteer_id == data.volunteer_id,
-                                                   mails.c.status == "pending").values(
-        next_attempt_at=datetime.now(timezone.utc)))
+    volunteer.set(name=data.name, email=data.email, language=data.language,
+                  coordinator_email=data.coordinator_email or unit.settings.default_coordinator_email,
+                  registered_at=data.registered_at, consent=data.appreciation_mail_consent,
+                  service_started_on=started_on,
+                  next_sweep_on=domain.next_relevant_date(rules_for(unit.settings), started_on, after=started_on))
+    state.release_waiting_mails(data.volunteer_id)  # mail queued before the registration can go now
 
 
 async def update_volunteer(unit: Unit, event: Envelope) -> None:
     data: VolunteerUpdated = event.data
-    row = await _volunteer(unit, data.volunteer_id)
-    if row.erased_at is not None:
+    volunteer = await AppreciationState.of(unit).volunteer(data.volunteer_id)
+    if volunteer.erased_at is not None:
         return
     changes = {name: value for name, value in {
         "name": data.name, "email": data.email, "language": data.language,
         "coordinator_email": data.coordinator_email, "consent": data.appreciation_mail_consent,
         "active": data.active}.items() if value is not None}
-    if changes:
-        await set_volunteer(unit, data.volunteer_id, **changes)
+    volunteer.set(**changes)
 
 
 async def erase_volunteer(unit: Unit, event: Envelope) -> None:
     """GDPR: forget the person; keep only pseudonymous counters and the ledger."""
     data: VolunteerErased = event.data
-    await _volunteer(unit, data.volunteer_id)
-    await set_volunteer(unit, data.volunteer_id, name=None, email=None, coordinator_email=None, erased_at=unit.now,
-               next_sweep_on=None)
-    await unit.session.execute(update(mails).where(mails.c.volunteer_id == data.volunteer_id).values(
-        context={}, recipient=None))
-    await unit.session.execute(update(mails).where(mails.c.volunteer_id == data.volunteer_id,
-                                                   mails.c.status == "pending").values(
-        status="skipped", last_error="volunteer erased"))
+    state = AppreciationState.of(unit)
+    volunteer = await state.volunteer(data.volunteer_id)
+    volunteer.set(name=None, email=None, coordinator_email=None, erased_at=unit.now, next_sweep_on=None)
+    state.forget_mails(data.volunteer_id)
 
 
 async def count_shift(unit: Unit, event: Envelope) -> None:
     data: ShiftCompleted = event.data
-    if not await insert_if_absent(unit.session, shifts, dict(
-            shift_id=data.shift_id, volunteer_id=data.volunteer_id,
-            started_at=data.started_at, ended_at=data.ended_at)):
+    state = AppreciationState.of(unit)
+    if not await state.add_shift(dict(shift_id=data.shift_id, volunteer_id=data.volunteer_id,
+                                      started_at=data.started_at, ended_at=data.ended_at)):
         return  # the same shift reported by a second system
-    row = await _volunteer(unit, data.volunteer_id)
-    hours = (data.ended_at - data.started_at).total_seconds() / 3600
-    count, total = row.shift_count + 1, row.hours + hours
-    await set_volunteer(unit, data.volunteer_id, shift_count=count, hours=total, missed_in_a_row=0,
-               first_shift_at=min(filter(None, [row.first_shift_at, data.started_at])),
-               last_activity_at=max(filter(None, [row.last_activity_at, data.ended_at])))
+    volunteer = await state.volunteer(data.volunteer_id)
+    count_before, hours_before = volunteer.shift_count, volunteer.hours
+    count = count_before + 1
+    hours = hours_before + (data.ended_at - data.started_at).total_seconds() / 3600
+    volunteer.set(shift_count=count, hours=hours, missed_in_a_row=0,
+                  first_shift_at=min(filter(None, [volunteer.first_shift_at, data.started_at])),
+                  last_activity_at=max(filter(None, [volunteer.last_activity_at, data.ended_at])))
     rules = rules_for(unit.settings)
-    context = {"shifts": count, "hours": round(total), "task": data.task}
-    for hit in domain.crossed(rules, "shifts", row.shift_count, count) + domain.crossed(rules, "hours", row.hours, total):
+    context = {"shifts": count, "hours": round(hours), "task": data.task}
+    for hit in domain.crossed(rules, "shifts", count_before, count) + domain.crossed(rules, "hours", hours_before, hours):
         await record_milestone(unit, data.volunteer_id, hit.milestone, data.ended_at, hit.rule.notify, context)
 
 
 async def count_missed_shift(unit: Unit, event: Envelope) -> None:
     data: ShiftMissed = event.data
-    row = await _volunteer(unit, data.volunteer_id)
-    missed = row.missed_in_a_row + 1
-    await set_volunteer(unit, data.volunteer_id, missed_in_a_row=missed)
+    volunteer = await AppreciationState.of(unit).volunteer(data.volunteer_id)
+    missed = volunteer.missed_in_a_row + 1
+    volunteer.set(missed_in_a_row=missed)
     if domain.missed_in_a_row_alert(rules_for(unit.settings), missed):
         await raise_alert(unit, data.volunteer_id, reason="missed-shifts", occasion=f"missed-shifts:{data.shift_id}",
                           notification="coordinator-alert", audience="coordinator",
@@ -151,7 +135,6 @@ async def alert_on_overdue_follow_up(unit: Unit, event: Envelope) -> None:
 async def suggest_opportunity(unit: Unit, event: Envelope) -> None:
     """A new opportunity fits this volunteer: one suggestion mail (only with consent; see the sender)."""
     data: OpportunityOffered = event.data
-    await _volunteer(unit, data.volunteer_id)
     await queue_mail(unit, data.volunteer_id, f"opportunity:{data.opportunity_id}", "opportunity-suggestion",
                      "volunteer", {"title": data.title, "reasons": data.reasons})
 
@@ -163,7 +146,7 @@ async def record_milestone(unit: Unit, volunteer_id: str, milestone: str, happen
     rules = rules_for(unit.settings)
     celebrated = domain.should_celebrate(happened_at, unit.now, timedelta(days=rules.grace_days))
     reached_on = domain.local_date(happened_at, unit.settings.timezone)
-    if not await insert_if_absent(unit.session, ledger, dict(
+    if not await AppreciationState.of(unit).add_milestone(dict(
             volunteer_id=volunteer_id, milestone=milestone, reached_on=reached_on,
             detected_at=unit.now, celebrated=celebrated)):
         return False
@@ -179,15 +162,15 @@ async def record_milestone(unit: Unit, volunteer_id: str, milestone: str, happen
 
 async def raise_alert(unit: Unit, volunteer_id: str, *, reason: str, occasion: str, notification: str,
                       audience: str, due_since: datetime, context: dict) -> None:
-    row = await _volunteer(unit, volunteer_id)
-    if row.erased_at is not None:
+    volunteer = await AppreciationState.of(unit).volunteer(volunteer_id)
+    if volunteer.erased_at is not None:
         return
     if not await queue_mail(unit, volunteer_id, occasion, notification, audience,
                             context | {"reason": reason, "due_since": due_since.isoformat()}):
         return  # raised before
     recipient = context.get("recipient") or (
         unit.settings.lead_email if audience == "lead"
-        else row.coordinator_email or unit.settings.default_coordinator_email)
+        else volunteer.coordinator_email or unit.settings.default_coordinator_email)
     await unit.emit(ALERT_RAISED, AlertRaised(volunteer_id=volunteer_id, reason=reason,
                                               coordinator_email=recipient, due_since=due_since),
                     event_id=f"alert:{volunteer_id}:{occasion}:{notification}")
@@ -197,7 +180,7 @@ async def queue_mail(unit: Unit, volunteer_id: str, occasion: str, notification:
                      context: dict) -> bool:
     """Queue one mail; a second call for the same (volunteer, occasion, notification) does nothing."""
     unit.wake("mail")
-    return await insert_if_absent(unit.session, mails, dict(
+    return await AppreciationState.of(unit).add_mail(dict(
         volunteer_id=volunteer_id, occasion=occasion, notification=notification, audience=audience,
         # next_attempt_at is operational (wall clock): a sweep run "as of" a later
         # moment still sends now.

@@ -34,6 +34,7 @@ definition = ServiceDefinition(
         Subscription(FOLLOWUP_OVERDUE, handlers.alert_on_overdue_follow_up),
         Subscription(OPPORTUNITY_OFFERED, handlers.suggest_opportunity),
     ],
+    prepare_batch=handlers.prepare_batch,
     publishes=[MILESTONE_REACHED, APPRECIATION_SENT, ALERT_RAISED],
     routes=api.routes,
     http_port=8004,

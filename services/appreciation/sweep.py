@@ -5,12 +5,15 @@ something to do for them, so a sweep reads only the volunteers that are due."""
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import date, datetime, time
 
 from sqlalchemy import select
 
 from services.appreciation import domain, handlers
+from services.appreciation.rules import Rules
+from services.appreciation.state import AppreciationState, Volunteer
 from services.appreciation.tables import volunteers
+from shared.delivery import Unit
 from shared.service import ServiceRuntime
 
 BATCH = 1000
@@ -23,21 +26,27 @@ async def sweep(runtime: ServiceRuntime, as_of: datetime) -> int:
     today = domain.local_date(as_of, settings.timezone)
     raised, after_id = 0, ""
     while True:
+        # One transaction per page: the page's volunteers are loaded and locked in a
+        # few statements and everything it raises is written in one per table.
         async with runtime.unit(now=as_of) as unit:
-            due = (await unit.session.execute(
-                select(volunteers.c.volunteer_id, volunteers.c.service_started_on, volunteers.c.name,
-                       volunteers.c.coordinator_email)
+            due = (await unit.session.scalars(
+                select(volunteers.c.volunteer_id)
                 .where(volunteers.c.next_sweep_on <= today, volunteers.c.erased_at.is_(None),
                        volunteers.c.volunteer_id > after_id)
                 .order_by(volunteers.c.volunteer_id).limit(BATCH))).all()
-            for volunteer in due:
-                raised += await _raise_due(unit, rules, volunteer, today)
+            state = AppreciationState.of(unit)
+            await state.load(due)
+            for volunteer_id in due:
+                raised += await _raise_due(unit, rules, state.volunteers[volunteer_id], today)
         if len(due) < BATCH:
             return raised
-        after_id = due[-1].volunteer_id
+        after_id = due[-1]
 
 
-async def _raise_due(unit, rules, volunteer, today) -> int:  # noqa: ANN001
+async def _raise_due(unit: Unit, rules: Rules, volunteer: Volunteer, today: date) -> int:
+    # Read again under the row lock: an erasure or a new start date may have come in since the page was read.
+    if volunteer.erased_at is not None or volunteer.next_sweep_on is None or volunteer.next_sweep_on > today:
+        return 0
     reached, remind = domain.due_on(rules, volunteer.service_started_on, today)
     raised = 0
     for anniversary in remind:
@@ -51,8 +60,7 @@ async def _raise_due(unit, rules, volunteer, today) -> int:  # noqa: ANN001
         happened_at = datetime.combine(anniversary.on, time(0), tzinfo=unit.settings.timezone)
         raised += await handlers.record_milestone(unit, volunteer.volunteer_id, anniversary.milestone, happened_at,
                                                   anniversary.rule.notify, _context(anniversary))
-    await handlers.set_volunteer(unit, volunteer.volunteer_id,
-                        next_sweep_on=domain.next_relevant_date(rules, volunteer.service_started_on, after=today))
+    volunteer.set(next_sweep_on=domain.next_relevant_date(rules, volunteer.service_started_on, after=today))
     return raised
 
 
