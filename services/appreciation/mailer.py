@@ -1,5 +1,5 @@
-"""The mail sender: takes due rows from `appreciation_mails`, renders and sends them
-over one reused SMTP session, and records the outcome.
+"""The mail sender: claims due rows from `appreciation_mails`, renders and sends them
+over a reused SMTP session, and records the outcomes of each batch in one transaction.
 
 * 250 → `sent`, and `appreciations.sent` goes to the outbox in the same transaction.
 * 4xx, a refused connection, a broken session → retried later with backoff
@@ -7,12 +7,19 @@ over one reused SMTP session, and records the outcome.
 * 5xx → `failed`, kept visible, and the coordinator is told (delivery-failed).
 * no consent, unsubscribed, erased, no address → `skipped`, with the reason.
 SMTP being down never touches Kafka consumption: the handlers only queue rows.
+
+A batch is claimed first (its rows' next attempt moved a lease ahead, with SKIP
+LOCKED), so two service instances never send the same mail; a sender that dies
+mid-batch leaves its mails to be sent again when the lease ends (at least once,
+same Message-ID). The session stays open while mail keeps coming and is closed
+when the queue is empty.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import aiosmtplib
@@ -22,6 +29,7 @@ from services.appreciation import handlers, messages
 from services.appreciation.tables import mails, volunteers
 from shared.consumer import RetryPolicy, is_transient
 from shared.contracts import APPRECIATION_SENT, AppreciationSent
+from shared.db import update_each
 from shared.service import ServiceRuntime
 
 log = logging.getLogger(__name__)
@@ -30,95 +38,156 @@ TEMPLATE_KEYS = ("milestone", "reached_on", "shifts", "hours", "task", "years", 
                  "lunch_time", "lunch_place", "kind", "detail", "reason", "due_since", "missed",
                  "failed_notification", "title", "reasons")
 
+# How long a claimed batch is left to its sender before another may claim it.
+LEASE = timedelta(minutes=5)
+
+
+@dataclass
+class Outcomes:
+    """What happened to a batch's mails; written together when the batch ends."""
+
+    sent: list = field(default_factory=list)  # (mail, recipient)
+    rescheduled: list = field(default_factory=list)  # (mail, when, reason, attempts)
+    finished: list = field(default_factory=list)  # (mail, status, reason)
+    refused: list = field(default_factory=list)  # (mail, SMTP code)
+
 
 class MailSender:
     def __init__(self, runtime: ServiceRuntime) -> None:
         self.runtime = runtime
         self.settings = runtime.settings
+        self.smtp: aiosmtplib.SMTP | None = None
         self.stats = {"sessions": 0, "sent": 0, "retried": 0, "failed": 0, "skipped": 0}
 
     async def run(self) -> None:
         wake = self.runtime.waker("mail")
         failures = 0
-        while True:
-            wake.clear()
-            try:
-                handled = await self.send_due()
-                failures = 0
-            except Exception as error:
-                if not is_transient(error):
-                    raise
-                failures += 1  # the database is away: wait, the queue is still there afterwards
-                delay = RetryPolicy().backoff(failures)
-                log.warning("mail sender: database unavailable (%s); retrying in %.1fs", type(error).__name__, delay)
-                await asyncio.sleep(delay)
-                continue
-            if not handled:
-                # Woken as soon as a handler queues mail; the timeout catches retries that fall due.
+        try:
+            while True:
+                wake.clear()
                 try:
-                    await asyncio.wait_for(wake.wait(), timeout=1.0)
-                except asyncio.TimeoutError:
-                    pass
+                    handled = await self.send_due()
+                    failures = 0
+                except Exception as error:
+                    if not is_transient(error):
+                        raise
+                    failures += 1  # the database is away: wait, the queue is still there afterwards
+                    delay = RetryPolicy().backoff(failures)
+                    log.warning("mail sender: database unavailable (%s); retrying in %.1fs",
+                                type(error).__name__, delay)
+                    await asyncio.sleep(delay)
+                    continue
+                if not handled:
+                    await self.close_session()
+                    # Woken as soon as a handler queues mail; the timeout catches retries that fall due.
+                    try:
+                        await asyncio.wait_for(wake.wait(), timeout=1.0)
+                    except asyncio.TimeoutError:
+                        pass
+        finally:
+            self._reset()  # stopping: drop the connection without waiting on the server
 
     async def send_due(self) -> int:
-        """One SMTP session for up to MAIL_BATCH_SIZE due mails; returns how many were handled."""
+        """Send up to MAIL_BATCH_SIZE due mails; returns how many were handled."""
         now = self.runtime.clock()
-        async with self.runtime.sessions() as session:
-            due = (await session.execute(
-                select(mails, volunteers.c.name, volunteers.c.email, volunteers.c.language,
-                       volunteers.c.coordinator_email, volunteers.c.consent, volunteers.c.unsubscribed_at,
-                       volunteers.c.erased_at, volunteers.c.registered_at)
-                .join(volunteers, volunteers.c.volunteer_id == mails.c.volunteer_id)
-                .where(mails.c.status == "pending", mails.c.next_attempt_at <= now)
-                .order_by(mails.c.id).limit(self.settings.mail_batch_size))).all()
+        due = await self._claim(now)
         if not due:
             return 0
-        smtp: aiosmtplib.SMTP | None = None
+        outcomes = Outcomes()
         unreachable: str | None = None  # once the server cannot be reached, the rest of the batch waits too
         try:
             for mail in due:
                 skip = self._skip_reason(mail)
                 if skip == "waiting":
-                    await self._reschedule(mail, now + handlers.WAIT_FOR_REGISTRATION, None, count_attempt=False)
+                    outcomes.rescheduled.append((mail, now + handlers.WAIT_FOR_REGISTRATION, None, mail.attempts))
                     continue
                 if skip:
-                    await self._finish(mail, "skipped", skip)
+                    outcomes.finished.append((mail, "skipped", skip))
                     continue
                 recipient = self._recipient(mail)
                 try:
                     message = self._message(mail, recipient)
                 except messages.HeaderInjection:
-                    await self._finish(mail, "failed", "header value with CR/LF refused")
+                    outcomes.finished.append((mail, "failed", "header value with CR/LF refused"))
                     continue
                 if unreachable:
-                    await self._retry(mail, now, unreachable)
+                    self._retry(outcomes, mail, now, unreachable)
                     continue
                 try:
-                    if smtp is None:
+                    if self.smtp is None:
                         try:
-                            smtp = await self._connect()
+                            self.smtp = await self._connect()
                         except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as error:
                             unreachable = f"SMTP server unreachable ({type(error).__name__})"
-                            await self._retry(mail, now, unreachable)
+                            self._retry(outcomes, mail, now, unreachable)
                             continue
-                    await smtp.send_message(message)
+                    await self.smtp.send_message(message)
                 except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as error:
                     code = smtp_code(error)
                     if code is not None and code >= 500:
-                        await self._fail_permanently(mail, code)
+                        outcomes.refused.append((mail, code))
                     else:
-                        await self._retry(mail, now, f"SMTP {code}" if code else type(error).__name__)
+                        self._retry(outcomes, mail, now, f"SMTP {code}" if code else type(error).__name__)
                     if code is None or isinstance(error, aiosmtplib.SMTPServerDisconnected):
-                        smtp = self._reset(smtp)  # a broken session is not reused
+                        self._reset()  # a broken session is not reused
                     continue
-                await self._mark_sent(mail, recipient)
+                outcomes.sent.append((mail, recipient))
         finally:
-            if smtp is not None:
-                try:
-                    await smtp.quit()
-                except (aiosmtplib.SMTPException, OSError):
-                    smtp.close()
+            await self._record(outcomes)
         return len(due)
+
+    async def _claim(self, now: datetime) -> list:
+        """Take the next due mails for this sender: lock them (skipping rows another
+        sender holds) and move their next attempt a lease ahead, in one transaction."""
+        async with self.runtime.sessions() as session, session.begin():
+            ids = (await session.scalars(
+                select(mails.c.id).where(mails.c.status == "pending", mails.c.next_attempt_at <= now)
+                .order_by(mails.c.id).limit(self.settings.mail_batch_size)
+                .with_for_update(skip_locked=True))).all()
+            if not ids:
+                return []
+            await session.execute(update(mails).where(mails.c.id.in_(ids)).values(next_attempt_at=now + LEASE))
+            return (await session.execute(
+                select(mails, volunteers.c.name, volunteers.c.email, volunteers.c.language,
+                       volunteers.c.coordinator_email, volunteers.c.consent, volunteers.c.unsubscribed_at,
+                       volunteers.c.erased_at, volunteers.c.registered_at)
+                .join(volunteers, volunteers.c.volunteer_id == mails.c.volunteer_id)
+                .where(mails.c.id.in_(ids)).order_by(mails.c.id))).all()
+
+    async def _record(self, outcomes: Outcomes) -> None:
+        """Write a batch's outcomes in one transaction, one statement per kind."""
+        async with self.runtime.unit() as unit:
+            await update_each(unit.session, mails, [
+                ({"id": mail.id}, {"status": "sent", "sent_at": unit.now, "recipient": recipient,
+                                   "attempts": mail.attempts + 1, "last_error": None})
+                for mail, recipient in outcomes.sent])
+            for mail, recipient in outcomes.sent:
+                await unit.emit(APPRECIATION_SENT, AppreciationSent(
+                    volunteer_id=mail.volunteer_id, milestone=mail.occasion[:100], notification=mail.notification,
+                    recipient=recipient), event_id=f"mail:{mail.id}")
+            # Only while the row still holds our claim: a registration arriving meanwhile
+            # set its next attempt to now, and that must stand.
+            await update_each(unit.session, mails, [
+                ({"id": mail.id, "next_attempt_at": mail.next_attempt_at},
+                 {"next_attempt_at": when, "last_error": reason, "attempts": attempts})
+                for mail, when, reason, attempts in outcomes.rescheduled])
+            await update_each(unit.session, mails, [
+                ({"id": mail.id}, {"status": status, "last_error": reason}) for mail, status, reason in outcomes.finished])
+            await update_each(unit.session, mails, [
+                ({"id": mail.id}, {"status": "failed", "last_error": f"SMTP {code}", "attempts": mail.attempts + 1})
+                for mail, code in outcomes.refused])
+            for mail, _ in outcomes.refused:  # a 5xx is final: tell the coordinator
+                if mail.notification != "delivery-failed":
+                    await handlers.queue_mail(unit, mail.volunteer_id, f"{mail.occasion}:{mail.notification}",
+                                              "delivery-failed", "coordinator",
+                                              {"failed_notification": mail.notification})
+        self.stats["sent"] += len(outcomes.sent)
+        self.stats["failed"] += len(outcomes.refused)
+        for mail, status, reason in outcomes.finished:
+            self.stats["skipped" if status == "skipped" else "failed"] += 1
+            log.info("mail %d (%s) %s: %s", mail.id, mail.notification, status, reason)
+        for mail, code in outcomes.refused:
+            log.warning("mail %d (%s) refused with SMTP %d; coordinator told", mail.id, mail.notification, code)
 
     async def _connect(self) -> aiosmtplib.SMTP:
         s = self.settings
@@ -130,11 +199,18 @@ class MailSender:
         self.stats["sessions"] += 1
         return smtp
 
-    @staticmethod
-    def _reset(smtp: aiosmtplib.SMTP | None) -> None:
-        if smtp is not None:
-            smtp.close()
-        return None
+    def _reset(self) -> None:
+        if self.smtp is not None:
+            self.smtp.close()
+        self.smtp = None
+
+    async def close_session(self) -> None:
+        if self.smtp is not None:
+            try:
+                await self.smtp.quit()
+            except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError):
+                self.smtp.close()
+            self.smtp = None
 
     def _skip_reason(self, mail) -> str | None:  # noqa: ANN001
         if mail.erased_at is not None:
@@ -173,46 +249,11 @@ class MailSender:
                                       audience=mail.audience, recipient=recipient, language=language,
                                       values=values)
 
-    async def _mark_sent(self, mail, recipient: str) -> None:  # noqa: ANN001
-        async with self.runtime.unit() as unit:
-            await unit.session.execute(update(mails).where(mails.c.id == mail.id).values(
-                status="sent", sent_at=unit.now, recipient=recipient, attempts=mail.attempts + 1, last_error=None))
-            await unit.emit(APPRECIATION_SENT, AppreciationSent(
-                volunteer_id=mail.volunteer_id, milestone=mail.occasion[:100], notification=mail.notification,
-                recipient=recipient), event_id=f"mail:{mail.id}")
-        self.stats["sent"] += 1
-
-    async def _retry(self, mail, now: datetime, reason: str) -> None:  # noqa: ANN001
+    def _retry(self, outcomes: Outcomes, mail, now: datetime, reason: str) -> None:  # noqa: ANN001
         delay = min(self.settings.mail_retry_max_seconds, self.settings.mail_retry_seconds * 2 ** mail.attempts)
         log.warning("mail %d (%s) not accepted (%s); retrying in %.0fs", mail.id, mail.notification, reason, delay)
-        await self._reschedule(mail, now + timedelta(seconds=delay), reason)
+        outcomes.rescheduled.append((mail, now + timedelta(seconds=delay), reason, mail.attempts + 1))
         self.stats["retried"] += 1
-
-    async def _reschedule(self, mail, when: datetime, reason: str | None, count_attempt: bool = True) -> None:  # noqa: ANN001
-        async with self.runtime.unit() as unit:
-            # Only if nobody woke the row meanwhile (a registration arriving sets next_attempt_at to now).
-            await unit.session.execute(update(mails).where(
-                mails.c.id == mail.id, mails.c.next_attempt_at == mail.next_attempt_at).values(
-                next_attempt_at=when, last_error=reason, attempts=mail.attempts + (1 if count_attempt else 0)))
-
-    async def _finish(self, mail, status: str, reason: str) -> None:  # noqa: ANN001
-        async with self.runtime.unit() as unit:
-            await unit.session.execute(update(mails).where(mails.c.id == mail.id).values(
-                status=status, last_error=reason))
-        self.stats["skipped" if status == "skipped" else "failed"] += 1
-        log.info("mail %d (%s) %s: %s", mail.id, mail.notification, status, reason)
-
-    async def _fail_permanently(self, mail, code: int) -> None:  # noqa: ANN001
-        """A 5xx is final: keep the row visible as failed and tell the coordinator."""
-        async with self.runtime.unit() as unit:
-            await unit.session.execute(update(mails).where(mails.c.id == mail.id).values(
-                status="failed", last_error=f"SMTP {code}", attempts=mail.attempts + 1))
-            if mail.notification != "delivery-failed":
-                await handlers.queue_mail(unit, mail.volunteer_id, f"{mail.occasion}:{mail.notification}",
-                                          "delivery-failed", "coordinator",
-                                          {"failed_notification": mail.notification})
-        self.stats["failed"] += 1
-        log.warning("mail %d (%s) refused with SMTP %d; coordinator told", mail.id, mail.notification, code)
 
 
 def smtp_code(error: BaseException) -> int | None:
