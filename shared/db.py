@@ -68,7 +68,12 @@ def create_engine(url: str) -> AsyncEngine:
 
         return engine
     # hide_parameters: SQL errors must not carry volunteers' names into logs or DLQ reasons.
-    return create_async_engine(url, hide_parameters=True, pool_size=5, max_overflow=5, pool_pre_ping=True)
+    # force_custom_plan: asyncpg prepares every statement; after five runs PostgreSQL
+    # may switch a prepared `IN (…500 ids…)` lookup to a generic plan picked while
+    # the table was small, a scan that grew to 500 ms per batch at 20,000 rows
+    # (measured). Planning each run costs far less than that.
+    return create_async_engine(url, hide_parameters=True, pool_size=5, max_overflow=5, pool_pre_ping=True,
+                               connect_args={"server_settings": {"plan_cache_mode": "force_custom_plan"}})
 
 
 @dataclass(frozen=True)
@@ -167,10 +172,14 @@ async def insert_if_absent(session, table: Table, values: dict) -> bool:  # noqa
     return result.rowcount == 1
 
 
-async def insert_all_if_absent(session, table: Table, rows: list[dict]) -> None:  # noqa: ANN001
-    """`insert_if_absent` for many rows in one executemany (rows of the same shape)."""
+async def insert_rows(session, table: Table, rows: list[dict], *, skip_conflicts: bool = False) -> None:  # noqa: ANN001
+    """Insert rows (all of the same shape) in one executemany: one round trip with
+    asyncpg, rows inserted in list order (serial ids too). Measured faster here than
+    multi-row INSERT … VALUES, which SQLAlchemy compiles anew for each batch size.
+    `skip_conflicts`: rows colliding with existing ones are left out (ON CONFLICT DO NOTHING)."""
     if rows:
-        await session.execute(_insert(session, table).on_conflict_do_nothing(), rows)
+        statement = _insert(session, table)
+        await session.execute(statement.on_conflict_do_nothing() if skip_conflicts else statement, rows)
 
 
 async def update_each(session, table: Table, rows: list[tuple[dict, dict]]) -> None:  # noqa: ANN001

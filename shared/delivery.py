@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import insert, select, tuple_
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.contracts import EventData, EventType
-from shared.db import DeliveryTables
+from shared.db import DeliveryTables, insert_rows
 from shared.envelope import Envelope, new_event, to_record
 from shared.settings import Settings
 
@@ -66,24 +66,27 @@ class Unit:
         Called inside the transaction, before it commits; may be called more than once."""
         for write in self._before_flush:  # each clears what it wrote
             await write()
-        # A list of parameter sets runs as one executemany (one round trip with asyncpg);
-        # outbox ids still follow the order of emit, which the relay publishes in.
+        # Outbox ids follow the order of emit, which the relay publishes in.
         for table, rows in ((self.tables.outbox, self._outbox_rows), (self.tables.inbox, self._inbox_rows)):
-            if rows:
-                await self.session.execute(insert(table), rows)
-                rows.clear()
+            await insert_rows(self.session, table, rows)
+            rows.clear()
 
 
 async def already_processed(session: AsyncSession, tables: DeliveryTables,
                             events: list[Envelope]) -> set[tuple[str, str]]:
     """The dedup keys among `events` that this service has processed before."""
-    keys = list({event.dedup_key for event in events})
+    # One `source = … AND event_id IN (…)` per source, not a row-value IN list:
+    # PostgreSQL reads that one from the primary key; the row-value list of 500
+    # pairs it turns into ORs it may check against every inbox row.
+    by_source: dict[str, set[str]] = {}
+    for event in events:
+        by_source.setdefault(event.source, set()).add(event.id)
     found: set[tuple[str, str]] = set()
     inbox = tables.inbox
-    for start in range(0, len(keys), 500):
-        chunk = keys[start:start + 500]
-        rows = await session.execute(
-            select(inbox.c.source, inbox.c.event_id).where(tuple_(inbox.c.source, inbox.c.event_id).in_(chunk))
-        )
-        found.update((row.source, row.event_id) for row in rows)
+    for source, ids in by_source.items():
+        ids = sorted(ids)
+        for start in range(0, len(ids), 1000):
+            rows = await session.scalars(select(inbox.c.event_id).where(
+                inbox.c.source == source, inbox.c.event_id.in_(ids[start:start + 1000])))
+            found.update((source, event_id) for event_id in rows)
     return found

@@ -141,8 +141,10 @@ class MailSender:
         sender holds) and move their next attempt a lease ahead, in one transaction."""
         async with self.runtime.sessions() as session, session.begin():
             ids = (await session.scalars(
+                # In the order of the (status, next_attempt_at) index: a large queue of mail
+                # not yet due (waiting, retrying) is then never scanned.
                 select(mails.c.id).where(mails.c.status == "pending", mails.c.next_attempt_at <= now)
-                .order_by(mails.c.id).limit(self.settings.mail_batch_size)
+                .order_by(mails.c.next_attempt_at, mails.c.id).limit(self.settings.mail_batch_size)
                 .with_for_update(skip_locked=True))).all()
             if not ids:
                 return []

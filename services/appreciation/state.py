@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from sqlalchemy import select, update
 
 from services.appreciation.tables import ledger, mails, shifts, volunteers
-from shared.db import insert_all_if_absent, update_each
+from shared.db import insert_rows, update_each
 from shared.delivery import Unit
 
 CHUNK = 1000  # ids per IN (…) list
@@ -80,13 +80,12 @@ class AppreciationState:
         learn which of these shifts were counted before."""
         ids = sorted(set(volunteer_ids) - self.volunteers.keys())
         for chunk in _chunks(ids):
-            # An event may come before the registration: the row exists from then on.
-            await insert_all_if_absent(self.session, volunteers, [{"volunteer_id": v} for v in chunk])
-            rows = await self.session.execute(
-                select(volunteers).where(volunteers.c.volunteer_id.in_(chunk))
-                .order_by(volunteers.c.volunteer_id).with_for_update())
-            for row in rows:
-                self.volunteers[row.volunteer_id] = Volunteer(dict(row._mapping))
+            await self._lock_volunteers(chunk)
+            missing = [v for v in chunk if v not in self.volunteers]
+            if missing:  # an event may come before the registration: the row exists from then on
+                await insert_rows(self.session, volunteers, [{"volunteer_id": v} for v in missing],
+                                  skip_conflicts=True)
+                await self._lock_volunteers(missing)
             rows = await self.session.execute(
                 select(ledger.c.volunteer_id, ledger.c.milestone).where(ledger.c.volunteer_id.in_(chunk)))
             self.milestones.update((row.volunteer_id, row.milestone) for row in rows)
@@ -99,6 +98,13 @@ class AppreciationState:
             self.shift_known.update(dict.fromkeys(chunk, False))
             rows = await self.session.execute(select(shifts.c.shift_id).where(shifts.c.shift_id.in_(chunk)))
             self.shift_known.update((row.shift_id, True) for row in rows)
+
+    async def _lock_volunteers(self, ids: list[str]) -> None:
+        rows = await self.session.execute(
+            select(volunteers).where(volunteers.c.volunteer_id.in_(ids))
+            .order_by(volunteers.c.volunteer_id).with_for_update())
+        for row in rows:
+            self.volunteers[row.volunteer_id] = Volunteer(dict(row._mapping))
 
     async def volunteer(self, volunteer_id: str) -> Volunteer:
         """The volunteer's row, created empty when an event about them comes first."""
@@ -158,7 +164,7 @@ class AppreciationState:
                 v.changed.clear()
         # ON CONFLICT DO NOTHING only as a safety net: the locks make the checks above exact.
         for table, rows in ((shifts, self.new_shifts), (ledger, self.new_ledger), (mails, self.new_mails)):
-            await insert_all_if_absent(session, table, rows)
+            await insert_rows(session, table, rows, skip_conflicts=True)
             rows.clear()
         for chunk in _chunks(sorted(self.registered)):
             await session.execute(update(mails).where(mails.c.volunteer_id.in_(chunk), mails.c.status == "pending")
