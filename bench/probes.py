@@ -7,8 +7,10 @@ import math
 import os
 import resource
 import socket
+import subprocess
+import sys
 import threading
-import time
+from pathlib import Path
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -83,29 +85,42 @@ def free_port() -> int:
 
 
 class TimingSmtp:
-    """aiosmtpd on 127.0.0.1 that accepts everything and records, per recipient,
-    the moment (time.perf_counter) the message was handed off (DATA received)."""
+    """An SMTP server on 127.0.0.1 that accepts everything and records, per
+    recipient, the moment (time.monotonic) the message was handed off (DATA
+    received). It runs in its own process (bench/smtp_sink.py)."""
 
     def __init__(self) -> None:
         self.port = free_port()
         self.received: dict[str, float] = {}
         self.messages = 0
-        self.controller = None
+        self.process: subprocess.Popen | None = None
+        self._reader: threading.Thread | None = None
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802, ANN001 - aiosmtpd's hook
-        now = time.perf_counter()
-        for recipient in envelope.rcpt_tos:
-            self.received.setdefault(recipient.lower(), now)
-        self.messages += 1
-        return "250 OK"
+    def start(self, timeout: float = 20) -> None:
+        self.process = subprocess.Popen([sys.executable, "-m", "bench.smtp_sink", str(self.port)],
+                                        stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parent.parent)
+        ready = threading.Event()
+        self._reader = threading.Thread(target=self._read, args=(ready,), name="bench-smtp", daemon=True)
+        self._reader.start()
+        if not ready.wait(timeout):
+            self.stop()
+            raise RuntimeError("bench SMTP server did not start")
 
-    def start(self) -> None:
-        from aiosmtpd.controller import Controller
-
-        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
-        self.controller.start()
+    def _read(self, ready: threading.Event) -> None:
+        for line in self.process.stdout:
+            if line.strip() == "ready":
+                ready.set()
+                continue
+            moment, *recipients = line.split()
+            for recipient in recipients:
+                self.received.setdefault(recipient, float(moment))
+            self.messages += 1
 
     def stop(self) -> None:
-        if self.controller is not None:
-            self.controller.stop()
-            self.controller = None
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+            self.process = None
