@@ -14,9 +14,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from typing import Literal
+
 from cloudevents.core.bindings import kafka as ce_kafka
-from cloudevents.core.v1.event import CloudEvent
-from pydantic import ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from shared.contracts import BY_TYPE, EventData, EventType
 
@@ -59,32 +60,43 @@ def new_event(event_type: EventType, data: EventData, source: str, *, time: date
 
 def to_record(envelope: Envelope) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
     """(key, value, headers) of a structured-mode Kafka record."""
-    event = CloudEvent(
-        attributes={
-            "id": envelope.id,
-            "source": envelope.source,
-            "type": envelope.type,
-            "specversion": "1.0",
-            "time": envelope.time,
-            "subject": envelope.volunteer_id,
-            "datacontenttype": "application/json",
-        },
-        data=envelope.data.model_dump(mode="json"),
-    )
-    message = ce_kafka.to_structured_event(event)
-    headers = [(name, value) for name, value in message.headers.items()]
-    return envelope.volunteer_id.encode(), message.value, headers
+    value, headers = structured_record(envelope.type, envelope.data.model_dump(mode="json"), source=envelope.source,
+                                       event_id=envelope.id, time=envelope.time, subject=envelope.volunteer_id)
+    return envelope.volunteer_id.encode(), value, headers
 
 
 def structured_record(event_type: str, data: dict, *, source: str, event_id: str | None = None,
-                      time: datetime | None = None) -> tuple[bytes, list[tuple[str, bytes]]]:
-    """(value, headers) of a structured-mode record as an organisation's own system
-    would write it: `data` goes as given, unvalidated (tests, the fault suite and the
-    benchmark also send data a consumer must refuse)."""
+                      time: datetime | None = None, subject: str | None = None) -> tuple[bytes, list[tuple[str, bytes]]]:
+    """(value, headers) of a structured-mode record: the CloudEvents JSON format is one
+    JSON object with the attributes and `data`. The services write their own events
+    with it; tests, the fault suite and the benchmark write an organisation's events
+    with it, `data` as given, unvalidated (they also send data a consumer must refuse).
+
+    Written directly rather than through the SDK's CloudEvent object: that took
+    24 µs per event, a sixth of the consumer's time at 2,000 events/s (profiled)."""
     body = {"specversion": "1.0", "id": event_id or str(uuid.uuid4()), "source": source, "type": event_type,
-            "time": (time or datetime.now(timezone.utc)).isoformat(), "datacontenttype": "application/json",
-            "data": data}
+            "time": (time or datetime.now(timezone.utc)).isoformat(), "datacontenttype": "application/json"}
+    if subject is not None:
+        body["subject"] = subject
+    body["data"] = data
     return json.dumps(body).encode(), [("content-type", STRUCTURED_CONTENT_TYPE.encode())]
+
+
+class _StructuredEvent(BaseModel):
+    """The common record — structured mode, a JSON object as `data` — read in one pass
+    by pydantic's JSON parser. Anything this does not accept takes the SDK's path,
+    which accepts every valid form (binary mode, `data_base64`, …) and words the reason
+    when a record is refused. Profiled: 62 µs per record through the SDK (two JSON
+    parses and dateutil), a quarter of the consumer's time; about a tenth of it here."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    specversion: Literal["1.0"]
+    id: str = Field(min_length=1)
+    source: str = Field(min_length=1)
+    type: str = Field(min_length=1)
+    time: AwareDatetime | None = Field(default=None, strict=True)  # the SDK refuses a time without zone too
+    data: dict
 
 
 def describe_validation_error(error: ValidationError) -> str:
@@ -107,6 +119,18 @@ def parse_record(headers: list[tuple[str, bytes]] | tuple, value: bytes | None, 
     header_map: dict[str, bytes] = {}
     for name, header_value in headers or ():
         header_map[name] = header_value if isinstance(header_value, bytes) else bytes(header_value or b"")
+    if not any(name.lower().startswith("ce_") for name in header_map):
+        try:
+            event = _StructuredEvent.model_validate_json(value)
+        except ValidationError:
+            pass  # the SDK's path below says what is wrong, or reads a form this does not
+        else:
+            return _envelope(event.id, event.source, event.type, event.time, event.data, topic, accepted)
+    return _parse_with_sdk(header_map, value, topic, accepted)
+
+
+def _parse_with_sdk(header_map: dict[str, bytes], value: bytes, topic: str, accepted: dict[str, EventType]) -> Envelope:
+    """Both content modes, every valid form, and the reason when a record is refused."""
     try:
         _require_attributes(header_map, value)
         event = ce_kafka.from_kafka_event(ce_kafka.KafkaMessage(headers=header_map, key=None, value=value))
@@ -119,14 +143,19 @@ def parse_record(headers: list[tuple[str, bytes]] | tuple, value: bytes | None, 
     except Exception as error:  # the SDK raises several kinds for a broken envelope
         raise BadRecord(f"not a CloudEvent: {_short(error)}") from None
 
-    event_type = event.get_type()
+    return _envelope(event.get_id(), event.get_source(), event.get_type(), event.get_time(), event.get_data(),
+                     topic, accepted)
+
+
+def _envelope(event_id: str, source: str, event_type: str, time: datetime | None, data: object, topic: str,
+              accepted: dict[str, EventType]) -> Envelope:
+    """Check a CloudEvent's type against the topic and its data against the contract."""
     if event_type not in accepted:
         known = BY_TYPE.get(event_type)
         if known is None:
             raise BadRecord(f"unknown type {event_type[:200]!r}")
         raise BadRecord(f"type {event_type!r} does not belong on topic {topic!r} (it goes on {known.topic!r})")
     contract = accepted[event_type]
-    data = event.get_data()
     if isinstance(data, (bytes, str)):
         try:
             data = json.loads(data)
@@ -138,10 +167,10 @@ def parse_record(headers: list[tuple[str, bytes]] | tuple, value: bytes | None, 
         model = contract.model.model_validate(data)
     except ValidationError as error:
         raise BadRecord(f"invalid data for {event_type}: {describe_validation_error(error)}") from None
-    time = event.get_time() or datetime.now(timezone.utc)
+    time = time or datetime.now(timezone.utc)
     if time.tzinfo is None:
         time = time.replace(tzinfo=timezone.utc)
-    return Envelope(id=event.get_id(), source=event.get_source(), type=event_type, time=time, data=model)
+    return Envelope(id=event_id, source=source, type=event_type, time=time, data=model)
 
 
 REQUIRED_ATTRIBUTES = ("specversion", "id", "source", "type")

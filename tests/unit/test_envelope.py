@@ -86,3 +86,35 @@ def test_validation_reasons_do_not_echo_personal_data():
 def test_catalogue_types_and_topics_are_unique_and_versioned():
     assert len({e.type for e in CATALOGUE}) == len({e.topic for e in CATALOGUE}) == len(CATALOGUE)
     assert all(e.type.startswith("dankjewel.") and e.type.endswith(".v1") for e in CATALOGUE)
+
+
+@pytest.mark.parametrize("value", [
+    envelope_json(),
+    envelope_json(time="2026-11-01T09:30:00Z"),
+    envelope_json(time="2026-11-01T09:30:00.123456+01:00"),
+    envelope_json(subject="v1", datacontenttype="application/json", kioskid="hall-2"),  # extension attribute
+    envelope_json(data=SHIFT | {"task": "Koffie schenken — zaal 2 ☕"}),
+    to_record(new_event(SHIFT_COMPLETED, ShiftCompleted(**SHIFT), "tasks", event_id="x-1"))[1],
+])
+def test_the_fast_structured_path_reads_what_the_sdk_reads(value):
+    from shared.envelope import _parse_with_sdk
+
+    fast = parse_record(STRUCTURED, value, "shifts.completed", ACCEPTS_SHIFTS)
+    sdk = _parse_with_sdk(dict(STRUCTURED), value, "shifts.completed", ACCEPTS_SHIFTS)
+    assert (fast.id, fast.source, fast.type, fast.data) == (sdk.id, sdk.source, sdk.type, sdk.data)
+    if json.loads(value).get("time"):
+        assert fast.time == sdk.time
+
+
+def test_a_time_without_zone_is_refused_as_before():
+    with pytest.raises(BadRecord, match="must be timezone aware"):
+        parse_record(STRUCTURED, envelope_json(time="2026-11-01T09:30:00"), "shifts.completed", ACCEPTS_SHIFTS)
+
+
+def test_data_base64_and_string_data_still_go_through_the_sdk():
+    import base64
+
+    encoded = envelope_json(data=None, data_base64=base64.b64encode(json.dumps(SHIFT).encode()).decode())
+    assert parse_record(STRUCTURED, encoded, "shifts.completed", ACCEPTS_SHIFTS).data == ShiftCompleted(**SHIFT)
+    as_string = envelope_json(data=json.dumps(SHIFT))
+    assert parse_record(STRUCTURED, as_string, "shifts.completed", ACCEPTS_SHIFTS).data == ShiftCompleted(**SHIFT)
