@@ -43,7 +43,9 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = False
     mail_from: EmailStr = "dankjewel@example.org"
-    mail_batch_size: int = Field(default=50, ge=1, le=1000, description="Mails sent over one SMTP session")
+    mail_batch_size: int = Field(default=50, ge=1, le=1000, description="Mails claimed and recorded together")
+    mail_connections: int = Field(default=4, ge=1, le=20,
+                                  description="SMTP connections a batch is sent over at the same time")
     mail_retry_seconds: float = Field(default=30, gt=0, description="First wait after a 4xx or a connection failure")
     mail_retry_max_seconds: float = Field(default=900, gt=0)
     coordinator_language: Literal["nl", "en"] = "nl"

@@ -1,5 +1,6 @@
 """The mail sender: claims due rows from `appreciation_mails`, renders and sends them
-over a reused SMTP session, and records the outcomes of each batch in one transaction.
+over a few reused SMTP connections at once, and records the outcomes of each batch
+in one transaction.
 
 * 250 → `sent`, and `appreciations.sent` goes to the outbox in the same transaction.
 * 4xx, a refused connection, a broken session → retried later with backoff
@@ -11,14 +12,15 @@ SMTP being down never touches Kafka consumption: the handlers only queue rows.
 A batch is claimed first (its rows' next attempt moved a lease ahead, with SKIP
 LOCKED), so two service instances never send the same mail; a sender that dies
 mid-batch leaves its mails to be sent again when the lease ends (at least once,
-same Message-ID). The session stays open while mail keeps coming and is closed
-when the queue is empty.
+same Message-ID). Connections (MAIL_CONNECTIONS) stay open while mail keeps
+coming and are closed when the queue is empty.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -50,13 +52,14 @@ class Outcomes:
     rescheduled: list = field(default_factory=list)  # (mail, when, reason, attempts)
     finished: list = field(default_factory=list)  # (mail, status, reason)
     refused: list = field(default_factory=list)  # (mail, SMTP code)
+    unreachable: str | None = None  # why the SMTP server could not be reached, once it could not
 
 
 class MailSender:
     def __init__(self, runtime: ServiceRuntime) -> None:
         self.runtime = runtime
         self.settings = runtime.settings
-        self.smtp: aiosmtplib.SMTP | None = None
+        self.connections: list[aiosmtplib.SMTP | None] = [None] * self.settings.mail_connections
         self.stats = {"sessions": 0, "sent": 0, "retried": 0, "failed": 0, "skipped": 0}
 
     async def run(self) -> None:
@@ -78,14 +81,15 @@ class MailSender:
                     await asyncio.sleep(delay)
                     continue
                 if not handled:
-                    await self.close_session()
+                    await self.close_sessions()
                     # Woken as soon as a handler queues mail; the timeout catches retries that fall due.
                     try:
                         await asyncio.wait_for(wake.wait(), timeout=1.0)
                     except asyncio.TimeoutError:
                         pass
         finally:
-            self._reset()  # stopping: drop the connection without waiting on the server
+            for slot in range(len(self.connections)):
+                self._reset(slot)  # stopping: drop the connections without waiting on the server
 
     async def send_due(self) -> int:
         """Send up to MAIL_BATCH_SIZE due mails; returns how many were handled."""
@@ -94,47 +98,57 @@ class MailSender:
         if not due:
             return 0
         outcomes = Outcomes()
-        unreachable: str | None = None  # once the server cannot be reached, the rest of the batch waits too
+        queue = deque(due)
         try:
-            for mail in due:
-                skip = self._skip_reason(mail)
-                if skip == "waiting":
-                    outcomes.rescheduled.append((mail, now + handlers.WAIT_FOR_REGISTRATION, None, mail.attempts))
-                    continue
-                if skip:
-                    outcomes.finished.append((mail, "skipped", skip))
-                    continue
-                recipient = self._recipient(mail)
-                try:
-                    message = self._message(mail, recipient)
-                except messages.HeaderInjection:
-                    outcomes.finished.append((mail, "failed", "header value with CR/LF refused"))
-                    continue
-                if unreachable:
-                    self._retry(outcomes, mail, now, unreachable)
-                    continue
-                try:
-                    if self.smtp is None:
-                        try:
-                            self.smtp = await self._connect()
-                        except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as error:
-                            unreachable = f"SMTP server unreachable ({type(error).__name__})"
-                            self._retry(outcomes, mail, now, unreachable)
-                            continue
-                    await self.smtp.send_message(message)
-                except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as error:
-                    code = smtp_code(error)
-                    if code is not None and code >= 500:
-                        outcomes.refused.append((mail, code))
-                    else:
-                        self._retry(outcomes, mail, now, f"SMTP {code}" if code else type(error).__name__)
-                    if code is None or isinstance(error, aiosmtplib.SMTPServerDisconnected):
-                        self._reset()  # a broken session is not reused
-                    continue
-                outcomes.sent.append((mail, recipient))
+            # Each mail waits on four SMTP round trips; over several connections at once
+            # the waits overlap (one connection capped this at about 110 mails/s, measured).
+            async with asyncio.TaskGroup() as group:
+                for slot in range(min(len(due), self.settings.mail_connections)):
+                    group.create_task(self._send_from(queue, slot, now, outcomes))
         finally:
             await self._record(outcomes)
         return len(due)
+
+    async def _send_from(self, queue: deque, slot: int, now: datetime, outcomes: Outcomes) -> None:
+        while queue:
+            await self._send_one(queue.popleft(), slot, now, outcomes)
+
+    async def _send_one(self, mail, slot: int, now: datetime, outcomes: Outcomes) -> None:  # noqa: ANN001
+        skip = self._skip_reason(mail)
+        if skip == "waiting":
+            outcomes.rescheduled.append((mail, now + handlers.WAIT_FOR_REGISTRATION, None, mail.attempts))
+            return
+        if skip:
+            outcomes.finished.append((mail, "skipped", skip))
+            return
+        recipient = self._recipient(mail)
+        try:
+            message = self._message(mail, recipient)
+        except messages.HeaderInjection:
+            outcomes.finished.append((mail, "failed", "header value with CR/LF refused"))
+            return
+        if outcomes.unreachable:  # once the server cannot be reached, the rest of the batch waits too
+            self._retry(outcomes, mail, now, outcomes.unreachable)
+            return
+        try:
+            if self.connections[slot] is None:
+                try:
+                    self.connections[slot] = await self._connect()
+                except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as error:
+                    outcomes.unreachable = f"SMTP server unreachable ({type(error).__name__})"
+                    self._retry(outcomes, mail, now, outcomes.unreachable)
+                    return
+            await self.connections[slot].send_message(message)
+        except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as error:
+            code = smtp_code(error)
+            if code is not None and code >= 500:
+                outcomes.refused.append((mail, code))
+            else:
+                self._retry(outcomes, mail, now, f"SMTP {code}" if code else type(error).__name__)
+            if code is None or isinstance(error, aiosmtplib.SMTPServerDisconnected):
+                self._reset(slot)  # a broken session is not reused
+            return
+        outcomes.sent.append((mail, recipient))
 
     async def _claim(self, now: datetime) -> list:
         """Take the next due mails for this sender: lock them (skipping rows another
@@ -201,18 +215,21 @@ class MailSender:
         self.stats["sessions"] += 1
         return smtp
 
-    def _reset(self) -> None:
-        if self.smtp is not None:
-            self.smtp.close()
-        self.smtp = None
+    def _reset(self, slot: int) -> None:
+        if self.connections[slot] is not None:
+            self.connections[slot].close()
+        self.connections[slot] = None
 
-    async def close_session(self) -> None:
-        if self.smtp is not None:
+    async def close_sessions(self) -> None:
+        """Say goodbye (QUIT) on every open connection: the queue is empty."""
+        for slot, smtp in enumerate(self.connections):
+            if smtp is None:
+                continue
             try:
-                await self.smtp.quit()
+                await smtp.quit()
             except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError):
-                self.smtp.close()
-            self.smtp = None
+                smtp.close()
+            self.connections[slot] = None
 
     def _skip_reason(self, mail) -> str | None:  # noqa: ANN001
         if mail.erased_at is not None:
