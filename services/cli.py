@@ -40,6 +40,9 @@ def run(
     service: Annotated[str, typer.Argument(help="registration, tasks, checkins, appreciation, or all")],
     mail_catcher: Annotated[Path | None, typer.Option(help="Also run a local SMTP server on SMTP_HOST:SMTP_PORT "
                                                            "that keeps every mail in this folder.")] = None,
+    background: Annotated[bool, typer.Option(help="Run the service's background loops (the appreciation mail "
+                                                  "sender) here; --no-background when `dankjewel background` "
+                                                  "runs them in a process of their own.")] = True,
     log_level: str = "INFO",
 ) -> None:
     """Run one service, or all of them in one process (for local use)."""
@@ -55,7 +58,45 @@ def run(
     for definition in chosen:  # a bad rules file stops start-up before anything runs
         if definition.check_config:
             _check(definition.check_config, settings)
-    asyncio.run(_run(chosen, settings, mail_catcher))
+    asyncio.run(_run(chosen, settings, mail_catcher, background))
+
+
+@app.command(name="background")
+def background_loops(
+    service: Annotated[str, typer.Argument(help="a service with background loops: appreciation")],
+    log_level: str = "INFO",
+) -> None:
+    """Run only a service's background loops (the mail sender), beside `run --no-background`.
+
+    With the outbox relay, no consumer and no HTTP API. Mail rendering and SMTP waits
+    then never hold up event consumption, and each can be scaled on its own; set
+    MAIL_POLL_SECONDS low (e.g. 0.05) here, as the consumer cannot wake another process."""
+    from services.registry import all_services
+
+    _configure_logging(log_level)
+    settings = _settings()
+    definition = all_services().get(service)
+    if definition is None or not definition.background:
+        with_loops = [name for name, d in all_services().items() if d.background]
+        typer.echo(f"dankjewel: {service!r} has no background loops; choose from {', '.join(with_loops)}", err=True)
+        raise typer.Exit(2)
+    if definition.check_config:
+        _check(definition.check_config, settings)
+    asyncio.run(_run_background(definition, settings))
+
+
+async def _run_background(definition, settings) -> None:  # noqa: ANN001
+    from shared.service import ServiceRuntime
+
+    runtime = ServiceRuntime(definition, settings)
+    await runtime.start(consume=False, background=True, scheduled_sweeps=False)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    log.info("background loops of %s running", definition.name)
+    await stop.wait()
+    await runtime.stop()
 
 
 def _check(check, settings) -> None:  # noqa: ANN001
@@ -68,7 +109,7 @@ def _check(check, settings) -> None:  # noqa: ANN001
         raise typer.Exit(2) from None
 
 
-async def _run(definitions, settings, mail_folder: Path | None) -> None:  # noqa: ANN001
+async def _run(definitions, settings, mail_folder: Path | None, background: bool = True) -> None:  # noqa: ANN001
     import uvicorn
     from fastapi import FastAPI
 
@@ -83,7 +124,7 @@ async def _run(definitions, settings, mail_folder: Path | None) -> None:  # noqa
                  mail_folder.resolve())
     runtimes = [ServiceRuntime(d, settings) for d in definitions]
     for runtime in runtimes:
-        await runtime.start()
+        await runtime.start(background=background)
     if len(runtimes) == 1:
         http_app, port = runtimes[0].http_app(), settings.http_port or definitions[0].http_port
     else:

@@ -73,7 +73,11 @@ class ServiceRuntime:
     def name(self) -> str:
         return self.definition.name
 
-    async def start(self, *, consume: bool = True, scheduled_sweeps: bool = True) -> None:
+    async def start(self, *, consume: bool = True, background: bool | None = None,
+                    scheduled_sweeps: bool = True) -> None:
+        """Start the outbox relay and, as asked, the consumer, the background loops
+        (default: with the consumer) and the scheduled sweeps."""
+        background = consume if background is None else background
         d, settings = self.definition, self.settings
         if d.check_config is not None:
             d.check_config(settings)
@@ -86,7 +90,7 @@ class ServiceRuntime:
         await self.producer.start()
         self.relay = OutboxRelay(engine=self.engine, tables=d.tables, producer=self.producer)
         self._tasks.append(asyncio.create_task(self._supervise("outbox relay", self.relay.run), name=f"{d.name}-relay"))
-        for loop in d.background if consume else []:
+        for loop in d.background if background else []:
             self._tasks.append(asyncio.create_task(self._supervise(loop.__name__, lambda loop=loop: loop(self)),
                                                    name=f"{d.name}-{loop.__name__}"))
         if d.sweep is not None and scheduled_sweeps:

@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     mail_batch_size: int = Field(default=50, ge=1, le=1000, description="Mails claimed and recorded together")
     mail_connections: int = Field(default=4, ge=1, le=20,
                                   description="SMTP connections a batch is sent over at the same time")
+    mail_poll_seconds: float = Field(default=1.0, gt=0, le=60,
+                                     description="How often the mail sender looks for due mail when nothing woke it")
     mail_retry_seconds: float = Field(default=30, gt=0, description="First wait after a 4xx or a connection failure")
     mail_retry_max_seconds: float = Field(default=900, gt=0)
     coordinator_language: Literal["nl", "en"] = "nl"

@@ -82,9 +82,11 @@ class MailSender:
                     continue
                 if not handled:
                     await self.close_sessions()
-                    # Woken as soon as a handler queues mail; the timeout catches retries that fall due.
+                    # Woken as soon as a transaction in this process queues mail; the timeout
+                    # catches retries that fall due and mail queued by another process
+                    # (`dankjewel background appreciation`: set MAIL_POLL_SECONDS low there).
                     try:
-                        await asyncio.wait_for(wake.wait(), timeout=1.0)
+                        await asyncio.wait_for(wake.wait(), timeout=self.settings.mail_poll_seconds)
                     except asyncio.TimeoutError:
                         pass
         finally:

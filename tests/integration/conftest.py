@@ -91,12 +91,12 @@ async def start_service(settings):
     start (a restart) goes on from the offsets the first one committed."""
     runtimes: list[ServiceRuntime] = []
 
-    async def start(definition: ServiceDefinition, **overrides) -> ServiceRuntime:
+    async def start(definition: ServiceDefinition, *, parts: dict | None = None, **overrides) -> ServiceRuntime:
         runtime_settings = overrides.pop("settings", settings)
         if not any(r.definition.name == definition.name for r in runtimes):
             await skip_history(runtime_settings, definition)
         runtime = ServiceRuntime(definition, runtime_settings, **overrides)
-        await runtime.start()
+        await runtime.start(**(parts or {}))  # parts: which loops run (ServiceRuntime.start)
         runtimes.append(runtime)
         return runtime
 

@@ -223,3 +223,19 @@ async def _has(runtime, volunteer_id, milestone):
     async with runtime.sessions() as session:
         return await session.scalar(select(ledger.c.milestone).where(
             ledger.c.volunteer_id == volunteer_id, ledger.c.milestone == milestone))
+
+
+async def test_the_mail_sender_can_run_apart_from_the_consumer(start_service, producer, mail_settings, smtp_server):
+    """`dankjewel run appreciation --no-background` beside `dankjewel background appreciation`."""
+    polling = mail_settings.model_copy(update={"mail_poll_seconds": 0.1})
+    consumer = await start_service(appreciation, settings=polling, parts={"background": False})
+    sender = await start_service(appreciation, settings=polling,
+                                 parts={"consume": False, "background": True, "scheduled_sweeps": False})
+    assert not hasattr(consumer, "mail_sender") and sender.consumer is None
+    noor, email = uid("noor"), f"noor.{uuid.uuid4().hex[:6]}@example.org"
+    await publish(producer, VOLUNTEER_REGISTERED.type, registration(noor, "Noor", email))
+    await publish(producer, SHIFT_COMPLETED.type, recent_shift(noor))
+    await eventually(lambda: smtp_server.to(email))
+    await asyncio.sleep(1)
+    assert kinds(smtp_server.to(email)) == [(email, "first-shift-thanks", "nl")]
+    assert sender.mail_sender.stats["sent"] == 1
