@@ -26,6 +26,7 @@ import time
 import tracemalloc
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 
 from bench.infra import Servers
 from bench.probes import RssSampler, TimingSmtp, max_rss_bytes, percentile, rss_bytes
@@ -280,28 +281,59 @@ async def pipeline_phase(runtime, count: int, deadline_s: float, result: Results
         result.notes.append(f"pipeline: {s['dead_lettered']} dead-lettered, {s['duplicates']} duplicates")
 
 
-async def latency_phase(settings, smtp: TimingSmtp, volunteer_ids: list[str], rate: float, ended_at: datetime,
-                        result: Results) -> None:
-    from aiokafka import AIOKafkaProducer
+@contextlib.asynccontextmanager
+async def mail_sender_process(settings, ready_timeout: float = 60):
+    """`dankjewel background appreciation` on the benchmark's servers, until the block ends."""
+    import os
+    import tempfile
 
-    producer = AIOKafkaProducer(**settings.kafka_client_options(), acks="all")
-    await producer.start()
+    env = {k: v for k, v in os.environ.items() if k not in ("RULES_FILE",)} | {
+        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers, "DATABASE_URL": settings.database_url,
+        "KAFKA_GROUP_PREFIX": settings.kafka_group_prefix, "SMTP_HOST": settings.smtp_host,
+        "SMTP_PORT": str(settings.smtp_port), "MAIL_RETRY_SECONDS": "1", "MAIL_RETRY_MAX_SECONDS": "5",
+        "MAIL_POLL_SECONDS": "0.05"}
+    with tempfile.NamedTemporaryFile("w+", prefix="bench-mail-sender-", suffix=".log") as log_file:
+        process = await asyncio.create_subprocess_exec(
+            str(Path(sys.executable).parent / "dankjewel"), "background", "appreciation", env=env,
+            stdout=log_file, stderr=log_file, cwd=Path(__file__).parent.parent)
+        try:
+            if not await wait_until(lambda: "background loops of appreciation running" in Path(log_file.name).read_text()
+                                    or process.returncode is not None, ready_timeout, 0.1) \
+                    or process.returncode is not None:
+                raise RuntimeError(f"mail sender process did not start: {Path(log_file.name).read_text()[-500:]}")
+            yield process
+        finally:
+            if process.returncode is None:
+                process.terminate()
+                try:
+                    await asyncio.wait_for(process.wait(), 20)
+                except asyncio.TimeoutError:
+                    process.kill()
+
+
+async def latency_phase(settings, smtp: TimingSmtp, volunteer_ids: list[str], rate: float, ended_at: datetime,
+                        result: Results, key: str = "latency") -> None:
+    """The load comes from its own process (bench/publisher.py) and the mail goes to
+    another (bench/smtp_sink.py): this process holds only the service under test."""
     published: dict[str, float] = {}
+    cpu_start, start = time.process_time(), time.perf_counter()
+    publisher = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.publisher", settings.kafka_bootstrap_servers, str(rate), ended_at.isoformat(),
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=Path(__file__).parent.parent)
+    publisher.stdin.write("\n".join(volunteer_ids).encode())
+    publisher.stdin.close()
     try:
-        futures = []
-        start = time.perf_counter()
-        for i, volunteer_id in enumerate(volunteer_ids):
-            delay = start + i / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            value, headers = shift_event(volunteer_id, ended_at)
-            published[f"{volunteer_id}@example.org"] = time.monotonic()  # the SMTP sink (own process) stamps with the same clock
-            futures.append(await producer.send("shifts.completed", value=value, key=volunteer_id.encode(),
-                                               headers=headers))
-        await asyncio.gather(*futures)
-        result.figures["latency_offered_rate"] = len(volunteer_ids) / (time.perf_counter() - start)
+        async for line in publisher.stdout:
+            name, value = line.decode().split()
+            if name == "offered":
+                result.figures[f"{key}_offered_rate"] = float(value)
+            else:
+                published[f"{name}@example.org"] = float(value)
+        if await publisher.wait() != 0:
+            raise RuntimeError(f"bench publisher exited with {publisher.returncode}")
     finally:
-        await producer.stop()
+        if publisher.returncode is None:
+            publisher.kill()
     # Wait for the mails: while they keep coming (a saturated service drains a backlog),
     # but at most DRAIN_LIMIT seconds, and not longer than STALL seconds without a new one.
     last_count, last_change, deadline = -1, time.perf_counter(), time.perf_counter() + DRAIN_LIMIT
@@ -314,12 +346,13 @@ async def latency_phase(settings, smtp: TimingSmtp, volunteer_ids: list[str], ra
         elif time.perf_counter() - last_change > STALL:
             break
         await asyncio.sleep(0.05)
+    result.figures[f"{key}_cpu_share"] = (time.process_time() - cpu_start) / (time.perf_counter() - start)
     latencies = sorted((smtp.received[a] - t) * 1000 for a, t in published.items() if a in smtp.received)
-    result.figures["latency_ms"] = {p: percentile(latencies, p) for p in (50, 99, 99.9)}
-    result.figures["latency_max_ms"] = latencies[-1] if latencies else float("nan")
-    result.figures["latency_delivered"] = (len(latencies), len(published))
+    result.figures[f"{key}_ms"] = {p: percentile(latencies, p) for p in (50, 99, 99.9)}
+    result.figures[f"{key}_max_ms"] = latencies[-1] if latencies else float("nan")
+    result.figures[f"{key}_delivered"] = (len(latencies), len(published))
     if len(latencies) < len(published):
-        result.notes.append(f"latency: {len(published) - len(latencies)} of {len(published)} mails not handed "
+        result.notes.append(f"{key}: {len(published) - len(latencies)} of {len(published)} mails not handed "
                             f"off (waited up to {DRAIN_LIMIT:.0f} s, {STALL:.0f} s without progress)")
 
 
@@ -424,6 +457,7 @@ async def benchmark(options: Options, servers: Servers, result: Results) -> None
         throughput_ids = [f"thr-{run_id}-{i:07d}" for i in range(options.events)]
         latency_count = max(1, int(options.rate * options.latency_seconds))
         latency_ids = [f"lat-{run_id}-{i:06d}" for i in range(latency_count)]
+        split_ids = [f"spl-{run_id}-{i:06d}" for i in range(latency_count)]
         now = datetime.now(timezone.utc)
         ended_at = now - timedelta(hours=1)  # fresh: inside the grace window, so each first shift is mailed
 
@@ -435,7 +469,7 @@ async def benchmark(options: Options, servers: Servers, result: Results) -> None
         started_on = (now - timedelta(days=40)).date()
         next_sweep = started_on + timedelta(days=358)
         await copy_volunteers(settings.database_url,
-                              (registered(v, started_on, next_sweep) for v in throughput_ids + latency_ids))
+                              (registered(v, started_on, next_sweep) for v in throughput_ids + latency_ids + split_ids))
 
         say(f"producing {options.events:,} events to shifts.completed[0]")
         first_offset, produced = await produce_backlog(settings, throughput_ids, ended_at)
@@ -485,6 +519,16 @@ async def benchmark(options: Options, servers: Servers, result: Results) -> None
         await runtime.stop()
         runtime = None
 
+        # Phase 3b: the same load with the mail sender in a process of its own
+        # (`dankjewel run appreciation --no-background` + `dankjewel background appreciation`).
+        say(f"latency, mail sender in its own process: {latency_count:,} first shifts at {options.rate:g}/s")
+        runtime = ServiceRuntime(definition, settings)
+        await runtime.start(background=False, scheduled_sweeps=False)
+        async with mail_sender_process(settings):
+            await latency_phase(settings, smtp, split_ids, options.rate, ended_at, result, key="split")
+        await runtime.stop()
+        runtime = None
+
         # Phase 4: the sweep.
         await sweep_phase(settings, options, sampler, result)
         result.figures["max_rss"] = max_rss_bytes()
@@ -502,17 +546,28 @@ async def benchmark(options: Options, servers: Servers, result: Results) -> None
 # --------------------------------------------------------------------------- table
 
 
+def latency_rows(f: dict, key: str, label: str, cpu_of: str) -> list[Row]:
+    nan = float("nan")
+    latency = f.get(f"{key}_ms", {})
+    delivered, expected = f.get(f"{key}_delivered", (0, 0))
+    return [
+        Row(f"{label} p50", latency.get(50, nan), "ms",
+            note=f"{delivered:,}/{expected:,} mails at {f.get(f'{key}_offered_rate', nan):.1f}/s"),
+        Row(f"{label} p99", latency.get(99, nan), "ms", at_most=250,
+            note=f"CPU of the {cpu_of}: {f.get(f'{key}_cpu_share', nan):.0%} of one core"),
+        Row(f"{label} p99.9", latency.get(99.9, nan), "ms", note=f"max {f.get(f'{key}_max_ms', nan):,.0f} ms"),
+    ]
+
+
 def build_rows(options: Options, result: Results) -> list[Row]:
     f = result.figures
     nan = float("nan")
     raw = f.get("raw_rate", nan)
     rate = f.get("pipeline_rate", nan)
-    latency = f.get("latency_ms", {})
     pipeline = f.get("pipeline_stats") or {}
     consumer = f.get("consumer_stats") or {}
     mail = f.get("mail_stats") or {}
     processed = consumer.get("processed", 0)
-    delivered, expected = f.get("latency_delivered", (0, 0))
     mb = lambda v: v / MB if v is not None else nan  # noqa: E731
     ratio = lambda a, b: a / b if b else nan  # noqa: E731
     return [
@@ -522,11 +577,8 @@ def build_rows(options: Options, result: Results) -> list[Row]:
             note=f"{pipeline.get('processed', 0):,} events in {f.get('pipeline_seconds', nan):.2f} s; "
                  f"process CPU {f.get('pipeline_cpu_share', nan):.0%} of one core"),
         Row("2 pipeline / raw consume", ratio(rate, raw), "x", at_least=0.25),
-        Row("3 publish->SMTP latency p50", latency.get(50, nan), "ms",
-            note=f"{delivered:,}/{expected:,} mails at {f.get('latency_offered_rate', nan):.1f}/s"),
-        Row("3 publish->SMTP latency p99", latency.get(99, nan), "ms", at_most=250),
-        Row("3 publish->SMTP latency p99.9", latency.get(99.9, nan), "ms",
-            note=f"max {f.get('latency_max_ms', nan):,.0f} ms"),
+        *latency_rows(f, "latency", "3 publish->SMTP latency", "service process (consumer + mail sender)"),
+        *latency_rows(f, "split", "3b ... mail sender apart,", "consumer process; mail sender in its own"),
         Row("4 anniversary sweep time", f.get("sweep_seconds", nan), "s", at_most=5,
             note=f"{options.volunteers:,} volunteers, {f.get('sweep_due', 0):,} due, "
                  f"{f.get('sweep_raised', 0):,} raised"),
