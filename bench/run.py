@@ -524,6 +524,9 @@ async def benchmark(options: Options, servers: Servers, result: Results) -> None
         say(f"latency, mail sender in its own process: {latency_count:,} first shifts at {options.rate:g}/s")
         runtime = ServiceRuntime(definition, settings)
         await runtime.start(background=False, scheduled_sweeps=False)
+        # A new consumer first joins the group: load sent before that would measure the join.
+        if not await wait_until(lambda: bool(runtime.consumer.consumer.assignment()), 60, 0.1):
+            result.notes.append("latency (3b): the consumer got no partition within 60 s")
         async with mail_sender_process(settings):
             await latency_phase(settings, smtp, split_ids, options.rate, ended_at, result, key="split")
         await runtime.stop()

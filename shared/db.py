@@ -173,19 +173,20 @@ async def insert_if_absent(session, table: Table, values: dict) -> bool:  # noqa
     return result.rowcount == 1
 
 
-def _unnest_columns(table: Table, names: list[str]):  # noqa: ANN202
-    """SELECT unnest(:column_a), unnest(:column_b), … with one array parameter per column.
-    JSON values travel as text and are cast back: a JSON list inside a PostgreSQL
-    array parameter would be taken for another array dimension."""
+def _unnest(columns: list[tuple[str, Column]]):  # noqa: ANN202
+    """SELECT unnest(:a) AS a, unnest(:b) AS b, … — one array parameter per (label,
+    column), the array typed like the column. JSON values travel as text and are cast
+    back: a JSON list inside a PostgreSQL array parameter would be taken for another
+    array dimension."""
     from sqlalchemy import Text, cast, func, select
     from sqlalchemy.dialects.postgresql import ARRAY
 
-    def column(name: str):  # noqa: ANN202
-        if isinstance(table.c[name].type, JSON):
-            return cast(func.unnest(bindparam(f"column_{name}", type_=ARRAY(Text))), table.c[name].type)
-        return func.unnest(bindparam(f"column_{name}", type_=ARRAY(table.c[name].type)))
+    def unnest(label: str, column: Column):  # noqa: ANN202
+        if isinstance(column.type, JSON):
+            return cast(func.unnest(bindparam(label, type_=ARRAY(Text))), column.type).label(label)
+        return func.unnest(bindparam(label, type_=ARRAY(column.type))).label(label)
 
-    return select(*(column(name) for name in names))
+    return select(*(unnest(label, column) for label, column in columns))
 
 
 def _column_values(column: Column, values: list) -> list:
@@ -207,7 +208,8 @@ async def insert_rows(session, table: Table, rows: list[dict], *, skip_conflicts
         return
     if session.bind.dialect.name == "postgresql":
         names = list(rows[0])
-        statement = _insert(session, table).from_select(names, _unnest_columns(table, names))
+        source = _unnest([(f"column_{name}", table.c[name]) for name in names])
+        statement = _insert(session, table).from_select(names, source)
         parameters = {f"column_{name}": _column_values(table.c[name], [row[name] for row in rows])
                       for name in names}
         await session.execute(statement.on_conflict_do_nothing() if skip_conflicts else statement, parameters)
@@ -217,14 +219,23 @@ async def insert_rows(session, table: Table, rows: list[dict], *, skip_conflicts
 
 
 async def update_each(session, table: Table, rows: list[tuple[dict, dict]]) -> None:  # noqa: ANN001
-    """For each (match, values) pair: UPDATE table SET values WHERE match — all in one
-    executemany. Every pair names the same columns."""
+    """For each (match, values) pair: UPDATE table SET values WHERE match. Every pair
+    names the same columns. On PostgreSQL one `UPDATE … FROM (SELECT unnest(…), …)`
+    for all pairs; elsewhere an executemany."""
     if not rows:
         return
     match, values = rows[0]
+    labels = [(f"match_{name}", name, 0) for name in match] + [(f"set_{name}", name, 1) for name in values]
+    parameters = {label: [pair[side][name] for pair in rows] for label, name, side in labels}
+    if session.bind.dialect.name == "postgresql":
+        source = _unnest([(label, table.c[name]) for label, name, _ in labels]).subquery("changes")
+        statement = update(table).where(*(table.c[name] == source.c[f"match_{name}"] for name in match)).values(
+            {name: source.c[f"set_{name}"] for name in values})
+        await session.execute(statement, {label: _column_values(table.c[name], parameters[label])
+                                          for label, name, _ in labels})
+        return
     statement = update(table).where(
         *(table.c[name] == bindparam(f"match_{name}", type_=table.c[name].type) for name in match)).values(
         {name: bindparam(f"set_{name}", type_=table.c[name].type) for name in values})
-    await session.execute(statement, [
-        {**{f"match_{name}": value for name, value in m.items()}, **{f"set_{name}": value for name, value in v.items()}}
-        for m, v in rows])
+    await session.execute(statement, [{label: parameters[label][i] for label, _, _ in labels}
+                                      for i in range(len(rows))])
