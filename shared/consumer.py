@@ -100,6 +100,7 @@ class EventConsumer:
         self.retry = retry
         self.clock = clock
         self.prepare_batch = prepare_batch
+        self._stopping = False
         self.on_commit = on_commit  # wakes the outbox relay and other loops
         self.handlers: dict[str, Handler] = {s.event_type.type: s.handler for s in subscriptions}
         self.accepted: dict[str, dict[str, EventType]] = {}
@@ -112,11 +113,16 @@ class EventConsumer:
         return sorted(self.accepted)
 
     async def run(self) -> None:
-        """Consume until cancelled."""
-        while True:
+        """Consume until cancelled, or until asked to stop after the batch at hand."""
+        while not self._stopping:
             batch = await self.consumer.getmany(timeout_ms=500, max_records=500)
-            if batch:
+            if batch and not self._stopping:
                 await self.process_batch(batch)
+
+    def stop_after_current_batch(self) -> None:
+        """A graceful stop: no transaction is cut off halfway (a cancelled one could leave
+        its connection, and its row locks, behind while the process lives on)."""
+        self._stopping = True
 
     async def process_batch(self, batch: dict[TopicPartition, list]) -> None:
         self.stats["batches"] += 1

@@ -152,8 +152,13 @@ class ServiceRuntime:
                 await asyncio.sleep(1)
 
     async def stop(self) -> None:
-        """Stop without committing any offset that was not already committed; the
-        relay may finish the batch it is sending (else a restart sends it again)."""
+        """Stop: the consumer may finish the batch at hand (up to 10 s; its offsets are
+        committed after its transaction, as always), the relay the batch it is sending
+        (else a restart sends it again); other loops are cancelled."""
+        consumer_tasks = [t for t in self._tasks if t.get_name().endswith("-consumer")]
+        if self.consumer is not None and consumer_tasks:
+            self.consumer.stop_after_current_batch()
+            await asyncio.wait(consumer_tasks, timeout=10)
         relay_tasks = [t for t in self._tasks if t.get_name().endswith("-relay")]
         for task in self._tasks:
             if task not in relay_tasks:
