@@ -103,7 +103,7 @@ class MailSender:
         queue = deque(due)
         try:
             # Each mail waits on four SMTP round trips; over several connections at once
-            # the waits overlap (one connection capped this at about 110 mails/s, measured).
+            # the waits overlap (one connection allows about 110 mails/s: ~9 ms per mail, profiled).
             async with asyncio.TaskGroup() as group:
                 for slot in range(min(len(due), self.settings.mail_connections)):
                     group.create_task(self._send_from(queue, slot, now, outcomes))
