@@ -11,8 +11,8 @@ SMTP being down never touches Kafka consumption: the handlers only queue rows.
 
 A batch is claimed first (its rows' next attempt moved a lease ahead, with SKIP
 LOCKED), so two service instances never send the same mail; a sender that dies
-mid-batch leaves its mails to be sent again when the lease ends (at least once,
-same Message-ID). Connections (MAIL_CONNECTIONS) stay open while mail keeps
+mid-batch leaves its mails to be sent again when the lease (60 s) ends (at least
+once, same Message-ID). Connections (MAIL_CONNECTIONS) stay open while mail keeps
 coming and are closed when the queue is empty.
 """
 
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -40,8 +41,10 @@ TEMPLATE_KEYS = ("milestone", "reached_on", "shifts", "hours", "task", "years", 
                  "lunch_time", "lunch_place", "kind", "detail", "reason", "due_since", "missed",
                  "failed_notification", "title", "reasons")
 
-# How long a claimed batch is left to its sender before another may claim it.
-LEASE = timedelta(minutes=5)
+# How long a claimed batch is left to its sender before another may claim it (and
+# how long a crashed sender's mails wait). A sender starts no new mail of its batch
+# once half of it has passed, so one in flight (SMTP timeout 15 s) ends inside it.
+LEASE = timedelta(seconds=60)
 
 
 @dataclass
@@ -112,8 +115,13 @@ class MailSender:
         return len(due)
 
     async def _send_from(self, queue: deque, slot: int, now: datetime, outcomes: Outcomes) -> None:
+        stop_starting = time.monotonic() + LEASE.total_seconds() / 2
         while queue:
-            await self._send_one(queue.popleft(), slot, now, outcomes)
+            mail = queue.popleft()
+            if time.monotonic() > stop_starting:  # a slow server: give the rest back, due now
+                outcomes.rescheduled.append((mail, now, None, mail.attempts))
+                continue
+            await self._send_one(mail, slot, now, outcomes)
 
     async def _send_one(self, mail, slot: int, now: datetime, outcomes: Outcomes) -> None:  # noqa: ANN001
         skip = self._skip_reason(mail)
