@@ -76,6 +76,40 @@ async def wait_for_mails(stack: Stack, wanted: set[str], timeout: float) -> floa
     return None
 
 
+async def wait_for_consumers(stack: Stack, timeout: float) -> bool:
+    """True once every service's consumer group has committed up to the end of every
+    topic it reads: the mails may all be there while another service is still
+    working through its backlog (and has not yet dead-lettered its bad records)."""
+    from aiokafka import TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from services.registry import all_services
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack.bootstrap)
+    probe = AIOKafkaConsumer(bootstrap_servers=stack.bootstrap)
+    await admin.start()
+    await probe.start()
+    try:
+        await probe.topics()  # fetches the partition metadata
+        reads = {f"{stack.group_prefix}-{name}": [TopicPartition(t.topic, p) for t in d.consumes
+                                                  for p in sorted(probe.partitions_for_topic(t.topic) or ())]
+                 for name, d in all_services().items()}
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            behind = 0
+            for group, partitions in reads.items():
+                committed = await admin.list_consumer_group_offsets(group)
+                ends = await probe.end_offsets(partitions)
+                behind += sum(max(0, ends[tp] - (committed[tp].offset if tp in committed else 0)) for tp in partitions)
+            if behind == 0:
+                return True
+            await asyncio.sleep(0.5)
+        return False
+    finally:
+        await probe.stop()
+        await admin.close()
+
+
 async def count_dead_letters(stack: Stack) -> Counter:
     """Reasons of the distinct bad records on the dead-letter topics (a record on a
     topic that three services consume is dead-lettered by each: counted once)."""
@@ -155,6 +189,8 @@ async def run_scenario(stack: Stack, scenario: str, events: int, malformed: int,
     observed = set(received) & wanted
     if wanted - observed:
         await explain_lost(stack, mix, wanted - observed)
+    if not await wait_for_consumers(stack, timeout=max(60.0, len(records) / 50)):
+        print(f"[{scenario}] not every consumer caught up before the timeout", flush=True)
     crashed = stack.crashes_logged()
     await stack.stop_services()
     crashed += stack.unexpected_exits

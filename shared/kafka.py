@@ -39,6 +39,8 @@ def create_consumer(settings: Settings, group_id: str, topics: list[str]) -> AIO
         auto_offset_reset="earliest",
         isolation_level="read_committed",
         max_poll_records=500,
+        # Notice topics and partitions created after subscribing within seconds, not 5 minutes.
+        metadata_max_age_ms=5_000,
         max_poll_interval_ms=300_000,
         session_timeout_ms=10_000,  # a killed member is replaced within seconds
         heartbeat_interval_ms=3_000,
@@ -62,6 +64,7 @@ async def ensure_topics(settings: Settings, topics: list[str], partitions: int =
                     log.info("created topics %s", ", ".join(missing))
                 except TopicAlreadyExistsError:
                     pass
+                await _wait_until_led(admin, missing, partitions)
             return
         except KafkaConnectionError:
             if attempt == attempts:
@@ -70,3 +73,19 @@ async def ensure_topics(settings: Settings, topics: list[str], partitions: int =
             await asyncio.sleep(1)
         finally:
             await admin.close()
+
+
+async def _wait_until_led(admin: AIOKafkaAdminClient, topics: list[str], partitions: int,
+                          timeout: float = 15.0) -> None:
+    """Wait until every new topic shows all its partitions with a leader. A consumer that
+    subscribes earlier may be assigned only the partitions that had one (seen in the
+    fault suite: a service read one of three partitions of a topic it had just created)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        described = await admin.describe_topics(topics)
+        led = {t.get("topic"): sum(1 for p in t.get("partitions", ()) if p.get("leader", p.get("leader_id", -1)) >= 0)
+               for t in described if not t.get("error_code")}
+        if all(led.get(topic, 0) >= partitions for topic in topics):
+            return
+        await asyncio.sleep(0.2)
+    log.warning("topics %s: not every partition has a leader after %.0f s", ", ".join(topics), timeout)

@@ -1,6 +1,6 @@
 """The mail sender: claims due rows from `appreciation_mails`, renders and sends them
-over a few reused SMTP connections at once, and records the outcomes of each batch
-in one transaction.
+over a few reused SMTP connections at once, and records each sent mail at once
+and the other outcomes of a batch together in one transaction.
 
 * 250 → `sent`, and `appreciations.sent` goes to the outbox in the same transaction.
 * 4xx, a refused connection, a broken session → retried later with backoff
@@ -11,8 +11,9 @@ SMTP being down never touches Kafka consumption: the handlers only queue rows.
 
 A batch is claimed first (its rows' next attempt moved a lease ahead, with SKIP
 LOCKED), so two service instances never send the same mail; a sender that dies
-mid-batch leaves its mails to be sent again when the lease (60 s) ends (at least
-once, same Message-ID). Connections (MAIL_CONNECTIONS) stay open while mail keeps
+mid-batch leaves its unsent mails for the lease (60 s); a mail accepted by the
+server just before the crash, not yet recorded, is sent again (at least once,
+same Message-ID). Connections (MAIL_CONNECTIONS) stay open while mail keeps
 coming and are closed when the queue is empty.
 """
 
@@ -51,7 +52,7 @@ LEASE = timedelta(seconds=60)
 class Outcomes:
     """What happened to a batch's mails; written together when the batch ends."""
 
-    sent: list = field(default_factory=list)  # (mail, recipient)
+    sent: list = field(default_factory=list)  # (mail, recipient); each recorded as soon as it is sent
     rescheduled: list = field(default_factory=list)  # (mail, when, reason, attempts)
     finished: list = field(default_factory=list)  # (mail, status, reason)
     refused: list = field(default_factory=list)  # (mail, SMTP code)
@@ -158,7 +159,8 @@ class MailSender:
             if code is None or isinstance(error, aiosmtplib.SMTPServerDisconnected):
                 self._reset(slot)  # a broken session is not reused
             return
-        outcomes.sent.append((mail, recipient))
+        # Recorded at once, not with the batch: a crash now resends this one mail at most.
+        await self._record(Outcomes(sent=[(mail, recipient)]))
 
     async def _claim(self, now: datetime) -> list:
         """Take the next due mails for this sender: lock them (skipping rows another
