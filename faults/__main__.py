@@ -90,9 +90,12 @@ async def wait_for_consumers(stack: Stack, timeout: float) -> bool:
     await admin.start()
     await probe.start()
     try:
-        await probe.topics()  # fetches the partition metadata
+        # The admin client's topic description, not the consumer's metadata cache (which
+        # may not know a topic yet, and then hid a service's whole backlog from this check).
+        topics = sorted({t.topic for d in all_services().values() for t in d.consumes})
+        partitions = {t["topic"]: [p["partition"] for p in t["partitions"]] for t in await admin.describe_topics(topics)}
         reads = {f"{stack.group_prefix}-{name}": [TopicPartition(t.topic, p) for t in d.consumes
-                                                  for p in sorted(probe.partitions_for_topic(t.topic) or ())]
+                                                  for p in sorted(partitions.get(t.topic, ()))]
                  for name, d in all_services().items()}
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
