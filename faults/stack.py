@@ -18,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from shared.contracts import CATALOGUE, dlq_topic
+from shared.settings import Settings
 from tests.infra import ROOT, LocalKafka, LocalPostgres, fresh_local_kafka, fresh_local_postgres
 from tests.smtp_server import RecordingSmtp
 from tests.tcp_proxy import TcpProxy
@@ -48,6 +49,8 @@ class Stack:
         self.processes: dict[str, subprocess.Popen] = {}
         self.group_prefix = "faults"
         self.unexpected_exits = 0
+        self.mail_connections = Settings().mail_connections  # mails in flight per sender (the services' setting)
+        self.kills: list[tuple[str, float]] = []  # (service, time.monotonic()) of each SIGKILL
         self.log_files: set[Path] = set()
 
     # infrastructure -------------------------------------------------------
@@ -95,8 +98,9 @@ class Stack:
             await connection.execute(text("DROP SCHEMA public CASCADE"))
             await connection.execute(text("CREATE SCHEMA public"))
         await engine.dispose()
-        self.smtp.messages.clear()
+        self.smtp.clear()
         self.smtp.temporary_failure = False
+        self.kills.clear()
 
     # services ---------------------------------------------------------------
     def environment(self, service: str) -> dict:
@@ -135,6 +139,7 @@ class Stack:
         raise RuntimeError(f"{service} did not become healthy within {timeout}s")
 
     def kill(self, service: str) -> None:
+        self.kills.append((service, time.monotonic()))
         self.processes[service].send_signal(signal.SIGKILL)
         self.processes[service].wait()
 

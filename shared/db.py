@@ -220,7 +220,8 @@ async def insert_rows(session, table: Table, rows: list[dict], *, skip_conflicts
 
 async def update_each(session, table: Table, rows: list[tuple[dict, dict]]) -> None:  # noqa: ANN001
     """For each (match, values) pair: UPDATE table SET values WHERE match. Every pair
-    names the same columns. On PostgreSQL one `UPDATE … FROM (SELECT unnest(…), …)`
+    names the same columns. Matching is SQL `=`: a NULL in a match never matches, so
+    that row is left alone. On PostgreSQL one `UPDATE … FROM (SELECT unnest(…), …)`
     for all pairs; elsewhere an executemany."""
     if not rows:
         return

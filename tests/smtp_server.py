@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 
 class RecordingSmtp:
     """A real SMTP server on loopback (aiosmtpd) that records what it accepted, and
@@ -10,6 +12,7 @@ class RecordingSmtp:
     def __init__(self, port: int) -> None:
         self.port = port
         self.messages: list = []
+        self.arrivals: list[tuple[str | None, float]] = []  # (Message-ID, time.monotonic()) per accepted mail
         self.temporary_failure = False
         self.rejected_recipients: set[str] = set()  # answered 550: a permanent failure
         self.controller = None
@@ -25,8 +28,14 @@ class RecordingSmtp:
 
         if self.temporary_failure:
             return "451 Requested action aborted: try again later"
-        self.messages.append(message_from_bytes(envelope.original_content or envelope.content, policy=policy.default))
+        message = message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
+        self.messages.append(message)
+        self.arrivals.append((message["Message-ID"], time.monotonic()))
         return "250 OK"
+
+    def clear(self) -> None:
+        self.messages.clear()
+        self.arrivals.clear()
 
     def start(self) -> None:
         from aiosmtpd.controller import Controller

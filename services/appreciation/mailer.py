@@ -11,10 +11,13 @@ SMTP being down never touches Kafka consumption: the handlers only queue rows.
 
 A batch is claimed first (its rows' next attempt moved a lease ahead, with SKIP
 LOCKED), so two service instances never send the same mail; a sender that dies
-mid-batch leaves its unsent mails for the lease (60 s); a mail accepted by the
-server just before the crash, not yet recorded, is sent again (at least once,
-same Message-ID). Connections (MAIL_CONNECTIONS) stay open while mail keeps
-coming and are closed when the queue is empty.
+mid-batch leaves its unsent mails for the lease (60 s). Each mail's `sent` record
+(row update and outbox event) is written before the hand-off and committed as
+soon as the server answers 250, or rolled back: no SMTP client can make the
+server's acceptance and its own record one atomic step, so a crash between the
+two sends that mail again (same Message-ID); this keeps that window to one
+COMMIT. Connections (MAIL_CONNECTIONS) stay open while mail keeps coming and are
+closed when the queue is empty.
 """
 
 from __future__ import annotations
@@ -48,11 +51,18 @@ TEMPLATE_KEYS = ("milestone", "reached_on", "shifts", "hours", "task", "years", 
 LEASE = timedelta(seconds=60)
 
 
+SMTP_ERRORS = (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError)
+
+
+class NotAccepted(Exception):
+    """The server did not take a mail: its staged `sent` record is rolled back."""
+
+
 @dataclass
 class Outcomes:
-    """What happened to a batch's mails; written together when the batch ends."""
+    """What happened to a batch's mails other than being sent; written together when
+    the batch ends (a sent mail is recorded on its own, at once)."""
 
-    sent: list = field(default_factory=list)  # (mail, recipient); each recorded as soon as it is sent
     rescheduled: list = field(default_factory=list)  # (mail, when, reason, attempts)
     finished: list = field(default_factory=list)  # (mail, status, reason)
     refused: list = field(default_factory=list)  # (mail, SMTP code)
@@ -141,16 +151,17 @@ class MailSender:
         if outcomes.unreachable:  # once the server cannot be reached, the rest of the batch waits too
             self._retry(outcomes, mail, now, outcomes.unreachable)
             return
+        if self.connections[slot] is None:
+            try:
+                self.connections[slot] = await self._connect()
+            except SMTP_ERRORS as error:
+                outcomes.unreachable = f"SMTP server unreachable ({type(error).__name__})"
+                self._retry(outcomes, mail, now, outcomes.unreachable)
+                return
         try:
-            if self.connections[slot] is None:
-                try:
-                    self.connections[slot] = await self._connect()
-                except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as error:
-                    outcomes.unreachable = f"SMTP server unreachable ({type(error).__name__})"
-                    self._retry(outcomes, mail, now, outcomes.unreachable)
-                    return
-            await self.connections[slot].send_message(message)
-        except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as error:
+            await self._hand_over(mail, recipient, message, slot)
+        except NotAccepted as refusal:
+            error = refusal.__cause__
             code = smtp_code(error)
             if code is not None and code >= 500:
                 outcomes.refused.append((mail, code))
@@ -159,8 +170,24 @@ class MailSender:
             if code is None or isinstance(error, aiosmtplib.SMTPServerDisconnected):
                 self._reset(slot)  # a broken session is not reused
             return
-        # Recorded at once, not with the batch: a crash now resends this one mail at most.
-        await self._record(Outcomes(sent=[(mail, recipient)]))
+        self.stats["sent"] += 1
+
+    async def _hand_over(self, mail, recipient: str, message, slot: int) -> None:  # noqa: ANN001
+        """Send one mail with its `sent` record already written in an open transaction,
+        committed right after the server's 250 (rolled back if it does not take it).
+        The database being away stops the sending before a mail goes out unrecorded."""
+        async with self.runtime.unit() as unit:
+            await update_each(unit.session, mails, [({"id": mail.id}, {
+                "status": "sent", "sent_at": unit.now, "recipient": recipient,
+                "attempts": mail.attempts + 1, "last_error": None})])
+            await unit.emit(APPRECIATION_SENT, AppreciationSent(
+                volunteer_id=mail.volunteer_id, milestone=mail.occasion[:100], notification=mail.notification,
+                recipient=recipient), event_id=f"mail:{mail.id}")
+            await unit.flush()
+            try:
+                await self.connections[slot].send_message(message)
+            except SMTP_ERRORS as error:
+                raise NotAccepted from error
 
     async def _claim(self, now: datetime) -> list:
         """Take the next due mails for this sender: lock them (skipping rows another
@@ -185,14 +212,6 @@ class MailSender:
     async def _record(self, outcomes: Outcomes) -> None:
         """Write a batch's outcomes in one transaction, one statement per kind."""
         async with self.runtime.unit() as unit:
-            await update_each(unit.session, mails, [
-                ({"id": mail.id}, {"status": "sent", "sent_at": unit.now, "recipient": recipient,
-                                   "attempts": mail.attempts + 1, "last_error": None})
-                for mail, recipient in outcomes.sent])
-            for mail, recipient in outcomes.sent:
-                await unit.emit(APPRECIATION_SENT, AppreciationSent(
-                    volunteer_id=mail.volunteer_id, milestone=mail.occasion[:100], notification=mail.notification,
-                    recipient=recipient), event_id=f"mail:{mail.id}")
             # Only while the row still holds our claim: a registration arriving meanwhile
             # set its next attempt to now, and that must stand.
             await update_each(unit.session, mails, [
@@ -209,7 +228,6 @@ class MailSender:
                     await handlers.queue_mail(unit, mail.volunteer_id, f"{mail.occasion}:{mail.notification}",
                                               "delivery-failed", "coordinator",
                                               {"failed_notification": mail.notification})
-        self.stats["sent"] += len(outcomes.sent)
         self.stats["failed"] += len(outcomes.refused)
         for mail, status, reason in outcomes.finished:
             self.stats["skipped" if status == "skipped" else "failed"] += 1
@@ -239,7 +257,7 @@ class MailSender:
                 continue
             try:
                 await smtp.quit()
-            except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError):
+            except SMTP_ERRORS:
                 smtp.close()
             self.connections[slot] = None
 

@@ -1,0 +1,45 @@
+"""How the suite tells a mail re-sent because its sender was killed from a duplicate.
+
+No SMTP client can make "the server accepted this mail" and "I recorded that it
+was sent" one atomic step: a sender killed between the two sends that mail again
+after restarting, with the same Message-ID (docs/faults.md). Such a repeat is
+counted apart, and only when the evidence says that is what happened: an earlier
+copy arrived shortly before a SIGKILL of the sending process, and no kill explains
+more repeats than the mails that process can have in flight (MAIL_CONNECTIONS).
+Every other repeat is a duplicate mail."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+# Between the server's 250 and the sender's COMMIT lie a few milliseconds; a
+# second is ample and still far shorter than a batch (a mail takes ~10 ms).
+CRASH_WINDOW_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class Repeats:
+    resent_after_kill: int
+    duplicates: int
+
+
+def count_repeats(arrivals: list[tuple[str | None, float]], kills: list[float], in_flight: int,
+                  window: float = CRASH_WINDOW_SECONDS) -> Repeats:
+    """`arrivals`: (Message-ID, time) of every accepted mail; `kills`: times the
+    mail-sending process was killed; `in_flight`: mails it sends at once."""
+    copies: dict[str | None, list[float]] = defaultdict(list)
+    for message_id, at in sorted(arrivals, key=lambda arrival: arrival[1]):
+        copies[message_id].append(at)
+    explained = defaultdict(int)  # kill → repeats it explains
+    resent = duplicates = 0
+    for message_id, times in copies.items():
+        for earlier, later in zip(times, times[1:]):  # each copy after the first repeats the one before
+            kill = next((k for k in kills if earlier <= k <= min(earlier + window, later)
+                         and explained[k] < in_flight), None)
+            if message_id is not None and kill is not None:
+                explained[kill] += 1
+                resent += 1
+            else:
+                duplicates += 1
+    return Repeats(resent, duplicates)
