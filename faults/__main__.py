@@ -195,7 +195,7 @@ async def run_scenario(stack: Stack, scenario: str, events: int, malformed: int,
     received = [m["Message-ID"] for m in list(stack.smtp.messages)]
     observed = set(received) & wanted
     sender_killed = [at for service, at in stack.kills if service == "appreciation"]
-    repeats = count_repeats(list(stack.smtp.arrivals), sender_killed, in_flight=stack.mail_connections)
+    repeats = count_repeats(list(stack.smtp.arrivals), sender_killed, in_flight=stack.mails_in_flight)
     if wanted - observed:
         await explain_lost(stack, mix, wanted - observed)
     if not await wait_for_consumers(stack, timeout=max(60.0, len(records) / 50)):

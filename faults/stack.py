@@ -49,7 +49,9 @@ class Stack:
         self.processes: dict[str, subprocess.Popen] = {}
         self.group_prefix = "faults"
         self.unexpected_exits = 0
-        self.mail_connections = Settings().mail_connections  # mails in flight per sender (the services' setting)
+        # Accepted but unrecorded mails a killed sender can leave: two per SMTP connection
+        # (services/appreciation/mailer.py).
+        self.mails_in_flight = 2 * Settings().mail_connections
         self.kills: list[tuple[str, float]] = []  # (service, time.monotonic()) of each SIGKILL
         self.log_files: set[Path] = set()
 

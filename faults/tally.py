@@ -5,7 +5,8 @@ was sent" one atomic step: a sender killed between the two sends that mail again
 after restarting, with the same Message-ID (docs/faults.md). Such a repeat is
 counted apart, and only when the evidence says that is what happened: an earlier
 copy arrived shortly before a SIGKILL of the sending process, and no kill explains
-more repeats than the mails that process can have in flight (MAIL_CONNECTIONS).
+more repeats than the accepted, unrecorded mails that process can hold (two per
+SMTP connection, MAIL_CONNECTIONS).
 Every other repeat is a duplicate mail."""
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-# Between the server's 250 and the sender's COMMIT lie a few milliseconds; a
-# second is ample and still far shorter than a batch (a mail takes ~10 ms).
+# Between the server's 250 and the sender's COMMIT lie a few tens of milliseconds
+# on a busy machine; a second is ample and still far shorter than a batch.
 CRASH_WINDOW_SECONDS = 1.0
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
 from sqlalchemy import MetaData
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker
 
 from shared.consumer import EventConsumer, PrepareBatch, Subscription, is_transient
 from shared.contracts import EventType, dlq_topic
@@ -183,9 +183,12 @@ class ServiceRuntime:
         log.info("service %s stopped", self.name)
 
     @contextlib.asynccontextmanager
-    async def unit(self, now: datetime | None = None) -> AsyncIterator[Unit]:
-        """One transaction (an HTTP request, a sweep): state change plus outbox, then wake the relay."""
-        async with self.sessions() as session, session.begin():
+    async def unit(self, now: datetime | None = None, connection: AsyncConnection | None = None) -> AsyncIterator[Unit]:
+        """One transaction (an HTTP request, a sweep): state change plus outbox, then wake the relay.
+        On a `connection` the caller holds, if given: that saves the pool's check-out
+        and reset round trips, which a loop of one small transaction after another feels."""
+        sessions = self.sessions(bind=connection) if connection is not None else self.sessions()
+        async with sessions as session, session.begin():
             unit = Unit(session=session, tables=self.definition.tables, source=self.name,
                         settings=self.settings, now=now or self.clock())
             yield unit

@@ -169,6 +169,29 @@ async def test_smtp_down_then_answering_4xx_then_back_delivers_every_mail_once(
         runtime.mail_sender.stats["retried"]  # sessions are reused across mails
 
 
+async def test_a_mail_whose_record_the_database_refused_is_recorded_later_not_sent_again(
+        start_service, producer, mail_settings, smtp_server, infra):
+    runtime = await start_service(appreciation, settings=mail_settings)
+    real_unit, refused = runtime.unit, []
+
+    def unit(now=None, connection=None):  # noqa: ANN001, ANN202 - the sent records' commits fail twice
+        if connection is not None and len(refused) < 2:
+            refused.append(connection)
+            raise ConnectionRefusedError("database away (test)")
+        return real_unit(now, connection)
+
+    runtime.unit = unit
+    volunteer, email = uid("vol"), f"v.{uuid.uuid4().hex[:6]}@example.org"
+    await publish(producer, VOLUNTEER_REGISTERED.type, registration(volunteer, "Vrijwilliger", email))
+    await publish(producer, SHIFT_COMPLETED.type, recent_shift(volunteer))
+    await eventually(lambda: all_settled(runtime, volunteer))
+    await asyncio.sleep(2)
+    assert len(refused) >= 1  # the server had accepted the mail when its record failed
+    assert [(r.status, r.attempts) for r in await mail_rows(runtime, volunteer)] == [("sent", 1)]
+    assert kinds(smtp_server.to(email)) == [(email, "first-shift-thanks", "nl")]
+    assert len(await read_topic(infra.kafka_bootstrap, "appreciations.sent", volunteer.encode())) == 1
+
+
 async def test_a_permanent_refusal_is_marked_failed_and_the_coordinator_is_told(
         start_service, producer, mail_settings, smtp_server):
     runtime = await start_service(appreciation, settings=mail_settings)
