@@ -97,7 +97,7 @@ def render_table(rows: list[Row], options, elapsed: float, servers, notes: list[
         "",
         f"dankjewel benchmark{' (--quick)' if options.quick else ''}: {options.events:,} events, "
         f"{options.volunteers:,} volunteers, latency {options.latency_seconds:g} s at {options.rate:g}/s; "
-        f"{elapsed:.0f} s in all",
+        f"{elapsed:.0f} s in all; mail sender with {options.mail_connections} SMTP connections",
         f"machine: {machine()}",
         f"kafka: {servers.kafka_bootstrap} ({'own broker, deploy/kafka/kafka.sh' if servers.own_kafka else 'configured'}); "
         f"postgresql: {'own server, deploy/postgres/postgres.sh' if servers.own_pg else 'configured'}",
