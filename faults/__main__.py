@@ -196,6 +196,9 @@ async def run_scenario(stack: Stack, scenario: str, events: int, malformed: int,
     observed = set(received) & wanted
     sender_killed = [at for service, at in stack.kills if service == "appreciation"]
     repeats = count_repeats(list(stack.smtp.arrivals), sender_killed, in_flight=stack.mails_in_flight)
+    if repeats.offsets:
+        print(f"[{scenario}] repeated mails; earlier copy, seconds from the nearest kill of the sender: "
+              + ", ".join("no kill" if o is None else f"{o:+.3f}" for o in repeats.offsets), flush=True)
     if wanted - observed:
         await explain_lost(stack, mix, wanted - observed)
     if not await wait_for_consumers(stack, timeout=max(60.0, len(records) / 50)):

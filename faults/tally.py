@@ -17,12 +17,18 @@ from dataclasses import dataclass
 # Between the server's 250 and the sender's COMMIT lie a few tens of milliseconds
 # on a busy machine; a second is ample and still far shorter than a batch.
 CRASH_WINDOW_SECONDS = 1.0
+# A mail whose last bytes were in the socket when the process died is still
+# accepted by the server a moment after the kill.
+AFTER_KILL_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
 class Repeats:
     resent_after_kill: int
     duplicates: int
+    # For each repeat: when its earlier copy arrived, in seconds from the nearest kill
+    # (negative: before it), or None without kills; printed to explain a verdict.
+    offsets: tuple[float | None, ...] = ()
 
 
 def count_repeats(arrivals: list[tuple[str | None, float]], kills: list[float], in_flight: int,
@@ -34,13 +40,15 @@ def count_repeats(arrivals: list[tuple[str | None, float]], kills: list[float], 
         copies[message_id].append(at)
     explained = defaultdict(int)  # kill → repeats it explains
     resent = duplicates = 0
+    offsets = []
     for message_id, times in copies.items():
         for earlier, later in zip(times, times[1:]):  # each copy after the first repeats the one before
-            kill = next((k for k in kills if earlier <= k <= min(earlier + window, later)
+            offsets.append(min((earlier - k for k in kills), key=abs, default=None))
+            kill = next((k for k in kills if k - window <= earlier <= k + AFTER_KILL_SECONDS and k < later
                          and explained[k] < in_flight), None)
             if message_id is not None and kill is not None:
                 explained[kill] += 1
                 resent += 1
             else:
                 duplicates += 1
-    return Repeats(resent, duplicates)
+    return Repeats(resent, duplicates, tuple(offsets))

@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = False
     mail_from: EmailStr = "dankjewel@example.org"
-    mail_batch_size: int = Field(default=50, ge=1, le=1000, description="Mails claimed and recorded together")
+    mail_batch_size: int = Field(default=50, ge=1, le=1000, description="Mails claimed together")
     # Each SMTP exchange waits ~20 ms on round trips on a busy machine, so more
     # connections send more per second (4: ~80 mails/s here, 8: 100/s without a
     # queue); each can hold two accepted mails not yet recorded, which a crash sends twice.

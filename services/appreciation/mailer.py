@@ -66,7 +66,7 @@ SMTP_ERRORS = (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError)
 @dataclass
 class Outcomes:
     """What happened to a batch's mails other than being sent; written together when
-    the batch ends (a sent mail is recorded on its own, at once)."""
+    the batch ends (sent mails are recorded as they go: `_record_sent`)."""
 
     rescheduled: list = field(default_factory=list)  # (mail, when, reason, attempts)
     finished: list = field(default_factory=list)  # (mail, status, reason)
