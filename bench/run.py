@@ -55,8 +55,8 @@ class Options:
     # machine (each exchange waits ~20 ms on round trips): configured as an operator would.
     mail_connections: int = 8
     timeout: float = 560.0
-    kafka_port: int = 49192
-    pg_port: int = 45433
+    kafka_port: int = 28192
+    pg_port: int = 24433
     profile: str | None = None
     quick: bool = False
 
@@ -618,8 +618,8 @@ def parse(argv: list[str] | None) -> Options:
     parser.add_argument("--mail-connections", type=int, default=8,
                         help="MAIL_CONNECTIONS of the measured mail sender (default 8; the service's default is 4)")
     parser.add_argument("--timeout", type=float, help="overall limit in seconds (default 560; quick 300)")
-    parser.add_argument("--kafka-port", type=int, default=49192, help="port of our own broker (default 49192)")
-    parser.add_argument("--pg-port", type=int, default=45433, help="port of our own PostgreSQL (default 45433)")
+    parser.add_argument("--kafka-port", type=int, default=28192, help="port of our own broker (default 28192)")
+    parser.add_argument("--pg-port", type=int, default=24433, help="port of our own PostgreSQL (default 24433)")
     parser.add_argument("--profile", metavar="FILE", help="profile phases 2-3 with pyinstrument into FILE")
     args = parser.parse_args(argv)
     options = Options(quick=args.quick, rate=args.rate, kafka_port=args.kafka_port, pg_port=args.pg_port,

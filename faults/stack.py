@@ -24,8 +24,11 @@ from tests.smtp_server import RecordingSmtp
 from tests.tcp_proxy import TcpProxy
 
 SERVICES = ("registration", "tasks", "checkins", "appreciation")
-KAFKA_PORT = int(os.environ.get("FAULTS_KAFKA_PORT", "59192"))
-PG_PORT = int(os.environ.get("FAULTS_PG_PORT", "55433"))
+# Below Linux's ephemeral range (32768-60999): while the broker-restart scenario has
+# the broker down, an outgoing connection could otherwise take its port (a restart
+# failed once with "Address already in use" on 59292, inside that range).
+KAFKA_PORT = int(os.environ.get("FAULTS_KAFKA_PORT", "29192"))
+PG_PORT = int(os.environ.get("FAULTS_PG_PORT", "25433"))
 HTTP_BASE_PORT = 18100
 
 

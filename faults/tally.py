@@ -34,7 +34,7 @@ class Repeats:
 def count_repeats(arrivals: list[tuple[str | None, float]], kills: list[float], in_flight: int,
                   window: float = CRASH_WINDOW_SECONDS) -> Repeats:
     """`arrivals`: (Message-ID, time) of every accepted mail; `kills`: times the
-    mail-sending process was killed; `in_flight`: mails it sends at once."""
+    mail-sending process was killed; `in_flight`: accepted, unrecorded mails it can hold."""
     copies: dict[str | None, list[float]] = defaultdict(list)
     for message_id, at in sorted(arrivals, key=lambda arrival: arrival[1]):
         copies[message_id].append(at)

@@ -14,7 +14,7 @@ def test_every_fault_scenario_passes_in_reduced_size():
     # Its own broker and database (it restarts the broker and deletes topics).
     # Ports of its own too, so it never touches a `make faults` running beside it.
     env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")}
-    env |= {"FAULTS_KAFKA_PORT": "59292", "FAULTS_PG_PORT": "55533"}
+    env |= {"FAULTS_KAFKA_PORT": "29292", "FAULTS_PG_PORT": "25533"}
     result = subprocess.run([sys.executable, "-m", "faults", "--events", "300", "--malformed", "30",
                              "--scenario-timeout", "240"], cwd=ROOT, env=env, capture_output=True, text=True,
                             timeout=1500)
