@@ -63,11 +63,28 @@ class RetryPolicy:
         return min(self.max_backoff, self.first_backoff * 2 ** max(0, attempt - 1))
 
 
+_NETWORK_ERRORS = (OSError, asyncio.TimeoutError, ConnectionError)
+
+
 def is_transient(error: BaseException) -> bool:
     """True when the database (or network) is away, not when the record is at fault."""
     if isinstance(error, DBAPIError) and error.connection_invalidated:
         return True
-    return isinstance(error, (OperationalError, InterfaceError, OSError, asyncio.TimeoutError, ConnectionError))
+    if isinstance(error, (OperationalError, InterfaceError, *_NETWORK_ERRORS)):
+        return True
+    # A connection cut while it is being opened reaches us as a plain DBAPIError
+    # (asyncpg: "connection was closed in the middle of operation") with the socket
+    # error underneath; the outbox relay crashed on one in a fault run.
+    return isinstance(error, DBAPIError) and any(
+        isinstance(cause, _NETWORK_ERRORS) or type(cause).__name__ == "ConnectionDoesNotExistError"
+        for cause in _causes(error))
+
+
+def _causes(error: BaseException, limit: int = 10) -> list[BaseException]:
+    causes, seen = [], error
+    while len(causes) < limit and (seen := seen.__cause__ or seen.__context__) is not None:
+        causes.append(seen)
+    return causes
 
 
 def _reason(error: BaseException, limit: int = 400) -> str:
