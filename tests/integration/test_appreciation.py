@@ -174,7 +174,7 @@ async def test_a_mail_whose_record_the_database_refused_is_recorded_later_not_se
     runtime = await start_service(appreciation, settings=mail_settings)
     real_unit, refused = runtime.unit, []
 
-    def unit(now=None, connection=None):  # noqa: ANN001, ANN202 - the sent records' commits fail twice
+    def unit(now=None, connection=None):  # noqa: ANN001, ANN202 - the first commits of sent records fail
         if connection is not None and len(refused) < 2:
             refused.append(connection)
             raise ConnectionRefusedError("database away (test)")
