@@ -139,13 +139,17 @@ async def erase_volunteer(unit: Unit, event: Envelope) -> None:
 # --- shared with the HTTP API --------------------------------------------------
 
 async def record(unit: Unit, data: CheckinCompleted) -> bool:
-    """Store a held check-in and stop (or restart) the clocks it answers; False if it was known."""
+    """Store a held check-in and stop (or restart) the clocks it answers; False if it was known.
+
+    A known check-in still applies to the clocks (it changes nothing twice): the
+    API's transaction and a registration's may run at the same time, each unaware
+    of the other's rows, and leave an intake clock running that the check-in
+    answers; the check-in's own event, consumed a moment later, closes it."""
     volunteer = await _volunteer(unit, data.volunteer_id)
     if volunteer is not None and volunteer.erased_at is not None:
         return True  # accepted, but nothing is kept of an erased volunteer
-    if not await insert_if_absent(unit.session, checkins, dict(
-            checkin_id=data.checkin_id, volunteer_id=data.volunteer_id, kind=data.kind, held_at=data.held_at)):
-        return False
+    new = await insert_if_absent(unit.session, checkins, dict(
+        checkin_id=data.checkin_id, volunteer_id=data.volunteer_id, kind=data.kind, held_at=data.held_at))
     running = {row.kind: row for row in await unit.session.execute(select(clocks).where(
         clocks.c.volunteer_id == data.volunteer_id, clocks.c.closed_at.is_(None)))}
     rules = domain.Rules.from_settings(unit.settings)
@@ -159,7 +163,7 @@ async def record(unit: Unit, data: CheckinCompleted) -> bool:
     if volunteer is not None and volunteer.registered_at is not None:
         await _move_clock(unit, data.volunteer_id, "periodic", domain.start_latest, data.held_at,
                           f"{data.kind} check-in")
-    return True
+    return new
 
 
 # --- helpers -------------------------------------------------------------------

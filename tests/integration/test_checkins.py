@@ -15,8 +15,10 @@ from sqlalchemy import select
 
 from services.checkins.service import definition as checkins
 from services.checkins.sweep import overdue_event_id
+from services.checkins.tables import checkins as checkin_rows
 from services.checkins.tables import clocks, raised, volunteers
 from shared.contracts import (
+    CHECKIN_COMPLETED,
     HELP_OFFERED,
     SHIFT_COMPLETED,
     VOLUNTEER_ERASED,
@@ -151,6 +153,9 @@ async def test_a_quiet_volunteer_is_flagged_unless_they_stopped(start_service, s
         await publish(producer, VOLUNTEER_REGISTERED, {
             "volunteer_id": volunteer, "name": "Anna", "email": "anna@example.org", "language": "nl",
             "registered_at": registered_at.isoformat()})
+        # The registration first: this test is about the quiet clock, not about a
+        # check-in recorded while the registration is being applied.
+        await eventually(lambda volunteer=volunteer: clock(runtime, volunteer, "intake"))
         async with client(runtime) as http:  # the intake was held: only the quiet clock is left to run out
             await http.post("/checkins", json={"volunteer_id": volunteer, "kind": "intake",
                                                "held_at": (registered_at + DAY).isoformat()})
@@ -190,3 +195,28 @@ async def test_erasure_removes_the_coordinator_and_stops_the_clocks(start_servic
     await runtime.sweep(OFFERED_AT + 14 * DAY + MINUTE)
     assert await raised_rungs(runtime, volunteer) == []
     assert await overdue(infra, volunteer, expect=1, timeout=3) == []
+
+
+async def test_a_known_check_in_delivered_again_closes_the_clock_it_answers(start_service, settings, producer):
+    # As after an API check-in and a registration applied at the same moment: the
+    # check-in is stored, yet the intake clock the registration started still runs.
+    runtime = await start_checkins(start_service, settings)
+    volunteer, registered_at = unique("skew"), datetime.fromisoformat("2026-06-01T10:00:00+02:00")
+    await publish(producer, VOLUNTEER_REGISTERED, {
+        "volunteer_id": volunteer, "name": "Anna", "email": "anna@example.org", "language": "nl",
+        "registered_at": registered_at.isoformat()})
+    await eventually(lambda: clock(runtime, volunteer, "intake"))
+    held = {"checkin_id": unique("checkin"), "volunteer_id": volunteer, "kind": "intake",
+            "held_at": (registered_at + DAY).isoformat()}
+    async with runtime.sessions() as session, session.begin():
+        await session.execute(checkin_rows.insert().values(
+            checkin_id=held["checkin_id"], volunteer_id=volunteer, kind="intake", held_at=registered_at + DAY))
+    assert (await clock(runtime, volunteer, "intake")).closed_at is None
+
+    await publish(producer, CHECKIN_COMPLETED, held)  # the check-in's own event, consumed again
+
+    async def intake_closed():
+        row = await clock(runtime, volunteer, "intake")
+        return row.closed_at is not None or None
+    await eventually(intake_closed)
+    assert (await clock(runtime, volunteer, "intake")).closed_at == registered_at + DAY
