@@ -8,28 +8,33 @@ Consumers ignore fields they do not know, so producers may add optional fields.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import timedelta
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, model_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
-Identifier = Field(min_length=1, max_length=200)
+from shared.values import PersonName, SafeId, SaneDate, SaneDatetime, ShortText, clean_text
+
+# `detail` is free text for a mail, but its length stays as published (500).
+Detail = clean_text(500, multiline=True)
+# Longer is a wrong date rather than a shift; it would also earn every hours milestone at once.
+MAX_SHIFT_LENGTH = timedelta(days=7)
 
 
 class EventData(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, frozen=True)
 
-    volunteer_id: str = Identifier
+    volunteer_id: SafeId
 
 
 class VolunteerRegistered(EventData):
     """A volunteer registered (or was imported from an organisation's system)."""
 
-    name: str = Field(min_length=1, max_length=200)
+    name: PersonName
     email: EmailStr
     language: Literal["nl", "en"]
-    registered_at: AwareDatetime
-    service_started_on: date | None = Field(
+    registered_at: SaneDatetime
+    service_started_on: SaneDate | None = Field(
         default=None, description="Start of volunteering; defaults to the date of registered_at."
     )
     coordinator_email: EmailStr | None = Field(
@@ -43,67 +48,69 @@ class VolunteerRegistered(EventData):
 class VolunteerUpdated(EventData):
     """Some of a volunteer's details changed; fields left out are unchanged."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: PersonName | None = None
     email: EmailStr | None = None
     language: Literal["nl", "en"] | None = None
     coordinator_email: EmailStr | None = None
     appreciation_mail_consent: bool | None = None
     active: bool | None = Field(default=None, description="False when the volunteer stopped (no quiet alerts).")
-    updated_at: AwareDatetime
+    updated_at: SaneDatetime
 
 
 class VolunteerErased(EventData):
     """Erase this person's personal data from every service (GDPR)."""
 
-    requested_at: AwareDatetime
+    requested_at: SaneDatetime
 
 
 class HelpOffered(EventData):
     """A volunteer offered help, for an opportunity or in general: starts the follow-up clock."""
 
-    application_id: str = Identifier
-    opportunity_id: str | None = Field(default=None, max_length=200)
-    opportunity_title: str | None = Field(default=None, max_length=200)
-    offered_at: AwareDatetime
+    application_id: SafeId
+    opportunity_id: SafeId | None = None
+    opportunity_title: ShortText | None = None
+    offered_at: SaneDatetime
     coordinator_email: EmailStr | None = None
 
 
 class OpportunityOffered(EventData):
     """A newly published opportunity fits this volunteer (for an opt-in suggestion mail)."""
 
-    opportunity_id: str = Identifier
-    title: str = Field(max_length=200)
-    reasons: list[str] = Field(default_factory=list, max_length=20)
+    opportunity_id: SafeId
+    title: ShortText
+    reasons: list[ShortText] = Field(default_factory=list, max_length=20)
 
 
 class ShiftCompleted(EventData):
     """A volunteer completed a shift (from the tasks service or a rostering system)."""
 
-    shift_id: str = Identifier
-    started_at: AwareDatetime
-    ended_at: AwareDatetime
-    task: str | None = Field(default=None, max_length=200)
+    shift_id: SafeId
+    started_at: SaneDatetime
+    ended_at: SaneDatetime = Field(description="Not before started_at, and at most 7 days after it.")
+    task: ShortText | None = None
 
     @model_validator(mode="after")
     def _ends_after_start(self) -> "ShiftCompleted":
         if self.ended_at < self.started_at:
             raise ValueError("ended_at is before started_at")
+        if self.ended_at - self.started_at > MAX_SHIFT_LENGTH:
+            raise ValueError(f"a shift lasts at most {MAX_SHIFT_LENGTH.days} days")
         return self
 
 
 class ShiftMissed(EventData):
     """A volunteer did not turn up for a scheduled shift."""
 
-    shift_id: str = Identifier
-    scheduled_start: AwareDatetime
+    shift_id: SafeId
+    scheduled_start: SaneDatetime
 
 
 class CheckinCompleted(EventData):
     """A contact moment between coordinator and volunteer was held."""
 
-    checkin_id: str = Identifier
+    checkin_id: SafeId
     kind: Literal["intake", "onboarding", "periodic"]
-    held_at: AwareDatetime
+    held_at: SaneDatetime
 
 
 class FollowUpOverdue(EventData):
@@ -112,17 +119,17 @@ class FollowUpOverdue(EventData):
 
     kind: Literal["intake", "onboarding", "periodic", "quiet"]
     rung: Literal["reminder", "escalation"]
-    due_since: AwareDatetime
+    due_since: SaneDatetime
     coordinator_email: EmailStr | None = None
     escalate_to: EmailStr | None = None
-    detail: str | None = Field(default=None, max_length=500, description="What is overdue, for the mail.")
+    detail: Detail | None = Field(default=None, description="What is overdue, for the mail.")
 
 
 class MilestoneReached(EventData):
     """A milestone was reached; `celebrated` is false when it was detected too late to mail."""
 
     milestone: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=100, examples=["first-shift", "years-5"])
-    reached_on: date
+    reached_on: SaneDate
     celebrated: bool
 
 
@@ -139,7 +146,7 @@ class AlertRaised(EventData):
 
     reason: str = Field(max_length=200, examples=["follow-up-overdue", "quiet-volunteer"])
     coordinator_email: EmailStr
-    due_since: AwareDatetime
+    due_since: SaneDatetime
 
 
 @dataclass(frozen=True)
@@ -186,3 +193,24 @@ CATALOGUE: tuple[EventType, ...] = (
     FOLLOWUP_OVERDUE,
 )
 BY_TYPE: dict[str, EventType] = {event.type: event for event in CATALOGUE}
+
+
+# --- appended: types that supersede a v1 above --------------------------------
+
+class AppreciationSentV2(EventData):
+    """An appreciation or coordinator mail was accepted by the SMTP server. Supersedes
+    dankjewel.appreciation.sent.v1 on the same topic: says to whom by role, not by
+    e-mail address (no consumer needed the address)."""
+
+    milestone: str = Field(max_length=100)
+    notification: str = Field(max_length=100, examples=["first-shift-thanks", "coordinator-reminder"])
+    audience: Literal["volunteer", "coordinator", "lead"]
+
+
+# dankjewel.appreciation.sent.v1 (APPRECIATION_SENT) is no longer published; it stays
+# in the catalogue so records already on the topic still parse.
+APPRECIATION_SENT_V2 = EventType("dankjewel.appreciation.sent.v2", "appreciations.sent", AppreciationSentV2)
+
+# Added here rather than in the tuple above: the model is defined after it.
+CATALOGUE = (*CATALOGUE, APPRECIATION_SENT_V2)
+BY_TYPE[APPRECIATION_SENT_V2.type] = APPRECIATION_SENT_V2

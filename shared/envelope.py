@@ -20,8 +20,12 @@ from cloudevents.core.bindings import kafka as ce_kafka
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from shared.contracts import BY_TYPE, EventData, EventType
+from shared.values import unsafe_characters
 
 STRUCTURED_CONTENT_TYPE = "application/cloudevents+json"
+# The longest `source`, `id` and `type` accepted: the inbox columns that store them
+# (shared/db.py, delivery_tables). Longer would fail the insert, and so the whole batch.
+MAX_ATTRIBUTE_LENGTH = {"source": 300, "id": 300, "type": 200}
 
 
 class BadRecord(Exception):
@@ -150,6 +154,7 @@ def _parse_with_sdk(header_map: dict[str, bytes], value: bytes, topic: str, acce
 def _envelope(event_id: str, source: str, event_type: str, time: datetime | None, data: object, topic: str,
               accepted: dict[str, EventType]) -> Envelope:
     """Check a CloudEvent's type against the topic and its data against the contract."""
+    _check_attributes(event_id, source, event_type)
     if event_type not in accepted:
         known = BY_TYPE.get(event_type)
         if known is None:
@@ -171,6 +176,18 @@ def _envelope(event_id: str, source: str, event_type: str, time: datetime | None
     if time.tzinfo is None:
         time = time.replace(tzinfo=timezone.utc)
     return Envelope(id=event_id, source=source, type=event_type, time=time, data=model)
+
+
+def _check_attributes(event_id: str, source: str, event_type: str) -> None:
+    """Refuse what the inbox cannot store, and control characters (they would reach logs
+    and the dead-letter reason); the reason names the attribute, never its value."""
+    for name, value in (("id", event_id), ("source", source), ("type", event_type)):
+        if not isinstance(value, str):
+            raise BadRecord(f"not a CloudEvent: {name} is not a string")
+        if len(value) > MAX_ATTRIBUTE_LENGTH[name]:
+            raise BadRecord(f"not a CloudEvent: {name} is longer than {MAX_ATTRIBUTE_LENGTH[name]} characters")
+        if (kind := unsafe_characters(value)) is not None:
+            raise BadRecord(f"not a CloudEvent: {name} contains {kind}")
 
 
 REQUIRED_ATTRIBUTES = ("specversion", "id", "source", "type")

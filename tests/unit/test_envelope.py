@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import json
 
 import pytest
@@ -83,9 +85,11 @@ def test_validation_reasons_do_not_echo_personal_data():
     assert "henk.secret" not in str(refused.value)
 
 
-def test_catalogue_types_and_topics_are_unique_and_versioned():
-    assert len({e.type for e in CATALOGUE}) == len({e.topic for e in CATALOGUE}) == len(CATALOGUE)
-    assert all(e.type.startswith("dankjewel.") and e.type.endswith(".v1") for e in CATALOGUE)
+def test_catalogue_types_are_unique_and_versioned_and_a_topic_only_adds_versions():
+    assert len({e.type for e in CATALOGUE}) == len(CATALOGUE)
+    assert all(re.fullmatch(r"dankjewel\.[a-z]+\.[a-z]+\.v\d+", e.type) for e in CATALOGUE)
+    for topic in {e.topic for e in CATALOGUE}:  # a topic carries versions of one type, nothing else
+        assert len({e.type.rsplit(".", 1)[0] for e in CATALOGUE if e.topic == topic}) == 1, topic
 
 
 @pytest.mark.parametrize("value", [
@@ -118,3 +122,124 @@ def test_data_base64_and_string_data_still_go_through_the_sdk():
     assert parse_record(STRUCTURED, encoded, "shifts.completed", ACCEPTS_SHIFTS).data == ShiftCompleted(**SHIFT)
     as_string = envelope_json(data=json.dumps(SHIFT))
     assert parse_record(STRUCTURED, as_string, "shifts.completed", ACCEPTS_SHIFTS).data == ShiftCompleted(**SHIFT)
+
+
+# --- secure by default: attributes the inbox can store, data within sane bounds ----------
+
+LONG_ID = "e" * 5000
+SECRET = "Henk-Secret-4711"
+
+
+@pytest.mark.parametrize(("headers", "value", "reason"), [
+    (STRUCTURED, envelope_json(id=LONG_ID), "not a CloudEvent: id is longer than 300 characters"),
+    (STRUCTURED, envelope_json(id="e" * 301), "not a CloudEvent: id is longer than 300 characters"),
+    (STRUCTURED, envelope_json(source="https://" + "r" * 300), "not a CloudEvent: source is longer than 300 characters"),
+    (STRUCTURED, envelope_json(type="dankjewel." + "t" * 200), "not a CloudEvent: type is longer than 200 characters"),
+    (STRUCTURED, envelope_json(id="e1\x00"), "not a CloudEvent: id contains control characters"),
+    (STRUCTURED, envelope_json(source="roster\r\nX-Injected: 1"), "not a CloudEvent: source contains control characters"),
+    (STRUCTURED, envelope_json(type="dankjewel.shift.completed.v1\n"), "not a CloudEvent: type contains control characters"),
+    (STRUCTURED, envelope_json(source="roster\u202e"), "not a CloudEvent: source contains bidirectional control characters"),
+    (binary_headers(id=LONG_ID), json.dumps(SHIFT).encode(), "not a CloudEvent: id is longer than 300 characters"),
+    (binary_headers(source="roster\x1b[2J"), json.dumps(SHIFT).encode(), "not a CloudEvent: source contains control characters"),
+])
+def test_attributes_the_inbox_cannot_store_are_refused(headers, value, reason):
+    with pytest.raises(BadRecord) as refused:
+        parse_record(headers, value, "shifts.completed", ACCEPTS_SHIFTS)
+    assert str(refused.value) == reason
+
+
+def test_attribute_limits_are_the_inbox_columns():
+    from sqlalchemy import MetaData
+
+    from shared.db import delivery_tables
+    from shared.envelope import MAX_ATTRIBUTE_LENGTH
+
+    columns = delivery_tables(MetaData(), "any").inbox.c
+    assert MAX_ATTRIBUTE_LENGTH == {"source": columns.source.type.length, "id": columns.event_id.type.length,
+                                    "type": columns.event_type.type.length}
+
+
+INVALID_SHIFT = "invalid data for dankjewel.shift.completed.v1: "
+
+
+@pytest.mark.parametrize(("data", "reason"), [
+    (SHIFT | {"ended_at": "9999-12-31T23:59:59Z"}, "ended_at: must be between 1900 and 2200"),
+    (SHIFT | {"started_at": "9999-12-31T23:59:59-01:00", "ended_at": "9999-12-31T23:59:59-01:00"},
+     "started_at: must be between 1900 and 2200; ended_at: must be between 1900 and 2200"),
+    (SHIFT | {"started_at": "1800-11-01T09:00:00+01:00"}, "started_at: must be between 1900 and 2200"),
+    (SHIFT | {"ended_at": "2026-11-08T09:00:01+01:00"}, "data: Value error, a shift lasts at most 7 days"),
+    (SHIFT | {"started_at": "1900-01-01T00:00:00Z", "ended_at": "2200-12-31T00:00:00Z"},
+     "data: Value error, a shift lasts at most 7 days"),
+    (SHIFT | {"volunteer_id": "v1/../admin"}, "volunteer_id: must be 1 to 200 characters"),
+    (SHIFT | {"shift_id": "s" * 201}, "shift_id: must be 1 to 200 characters"),
+    (SHIFT | {"task": "koffie\x00"}, "task: must not contain control characters"),
+    (SHIFT | {"task": "koffie\u202e"}, "task: must not contain bidirectional control characters"),
+    (SHIFT | {"task": "x" * 5000}, "task: must be at most 200 characters"),
+])
+def test_out_of_range_data_is_refused_at_validation(data, reason):
+    with pytest.raises(BadRecord) as refused:
+        parse_record(STRUCTURED, envelope_json(data=data), "shifts.completed", ACCEPTS_SHIFTS)
+    assert str(refused.value).startswith(INVALID_SHIFT + reason)
+
+
+def test_a_shift_of_exactly_seven_days_is_accepted():
+    week = SHIFT | {"ended_at": "2026-11-08T09:00:00+01:00"}
+    assert parse_record(STRUCTURED, envelope_json(data=week), "shifts.completed", ACCEPTS_SHIFTS).data.shift_id == "s1"
+
+
+@pytest.mark.parametrize("value", [
+    envelope_json(id=SECRET * 400),
+    envelope_json(source=SECRET + "\x00"),
+    envelope_json(data=SHIFT | {"volunteer_id": SECRET + " x", "task": SECRET + "\u202e",
+                                "started_at": "9999-01-01T00:00:00Z"}),
+])
+def test_refusals_never_repeat_the_input(value):
+    with pytest.raises(BadRecord) as refused:
+        parse_record(STRUCTURED, value, "shifts.completed", ACCEPTS_SHIFTS)
+    assert SECRET not in str(refused.value)
+
+
+async def test_a_year_9999_shift_is_dead_lettered_once_without_retries():
+    """Through the consume loop: refused at parsing, so no transaction, no handler, no
+    retry; one DLQ write with the reason, and the offset committed past it."""
+    from types import SimpleNamespace
+
+    from aiokafka import TopicPartition
+    from sqlalchemy import MetaData
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from shared.consumer import EventConsumer, RetryPolicy, Subscription
+    from shared.db import delivery_tables
+
+    tp = TopicPartition("shifts.completed", 0)
+    sent, committed, handled = [], [], []
+
+    class Consumer:
+        def assignment(self):
+            return {tp}
+
+        async def commit(self, offsets):
+            committed.append(offsets)
+
+    class Producer:
+        async def send_and_wait(self, topic, value, key, headers):
+            sent.append((topic, dict(headers)))
+
+    async def handler(unit, event):
+        handled.append(event)
+
+    loop = EventConsumer(service="tasks", consumer=Consumer(), producer=Producer(),
+                         engine=create_async_engine("sqlite+aiosqlite://"), settings=None,
+                         tables=delivery_tables(MetaData(), "tasks"),
+                         subscriptions=[Subscription(SHIFT_COMPLETED, handler)],
+                         retry=RetryPolicy(first_backoff=0, max_backoff=0))
+    records = [SimpleNamespace(topic=tp.topic, partition=0, offset=offset, key=b"v1", headers=STRUCTURED, value=value)
+               for offset, value in enumerate([envelope_json(data=SHIFT | {"ended_at": "9999-12-31T23:59:59Z"}),
+                                               envelope_json(id=LONG_ID)])]
+    await loop.process_batch({tp: records})
+
+    assert [topic for topic, _ in sent] == ["shifts.completed.dlq"] * 2
+    assert sent[0][1]["dlq-reason"] == (INVALID_SHIFT + "ended_at: must be between 1900 and 2200").encode()
+    assert sent[1][1]["dlq-reason"] == b"not a CloudEvent: id is longer than 300 characters"
+    assert handled == [] and committed == [{tp: 2}]
+    assert loop.stats["dead_lettered"] == 2 and loop.stats["processed"] == 0
