@@ -19,7 +19,9 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import random
+import secrets
 import signal
 import sys
 import time
@@ -294,7 +296,8 @@ async def mail_sender_process(settings, ready_timeout: float = 60):
         "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers, "DATABASE_URL": settings.database_url,
         "KAFKA_GROUP_PREFIX": settings.kafka_group_prefix, "SMTP_HOST": settings.smtp_host,
         "SMTP_PORT": str(settings.smtp_port), "MAIL_RETRY_SECONDS": "1", "MAIL_RETRY_MAX_SECONDS": "5",
-        "MAIL_POLL_SECONDS": "0.05", "MAIL_CONNECTIONS": str(settings.mail_connections)}
+        "MAIL_POLL_SECONDS": "0.05", "MAIL_CONNECTIONS": str(settings.mail_connections),
+        "UNSUBSCRIBE_SECRET": settings.unsubscribe_secret.get_secret_value()}
     with tempfile.NamedTemporaryFile("w+", prefix="bench-mail-sender-", suffix=".log") as log_file:
         process = await asyncio.create_subprocess_exec(
             str(Path(sys.executable).parent / "dankjewel"), "background", "appreciation", env=env,
@@ -451,7 +454,8 @@ async def benchmark(options: Options, servers: Servers, result: Results) -> None
         settings = load_settings(kafka_bootstrap_servers=servers.kafka_bootstrap, database_url=servers.database_url,
                                  kafka_group_prefix=group_prefix, smtp_host="127.0.0.1", smtp_port=smtp.port,
                                  mail_retry_seconds=1.0, mail_retry_max_seconds=5.0, rules_file=None,
-                                 mail_connections=options.mail_connections)
+                                 mail_connections=options.mail_connections,
+                                 unsubscribe_secret=os.environ.get("UNSUBSCRIBE_SECRET") or secrets.token_urlsafe(32))
         if not settings.database_url.startswith("postgresql"):
             raise RuntimeError("the benchmark runs on PostgreSQL; DATABASE_URL points elsewhere")
         await reset_database(settings.database_url)

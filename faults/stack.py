@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -55,6 +56,7 @@ class Stack:
         # Accepted but unrecorded mails a killed sender can leave: two per SMTP connection
         # (services/appreciation/mailer.py).
         self.mails_in_flight = 2 * Settings().mail_connections
+        self.unsubscribe_secret = secrets.token_urlsafe(32)  # this run's own: the repository ships none
         self.kills: list[tuple[str, float]] = []  # (service, time.monotonic()) of each SIGKILL
         self.log_files: set[Path] = set()
 
@@ -113,7 +115,8 @@ class Stack:
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap, "DATABASE_URL": self.proxied_database_url,
             "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(self.smtp.port), "KAFKA_GROUP_PREFIX": self.group_prefix,
             "HTTP_PORT": str(HTTP_BASE_PORT + SERVICES.index(service)), "MAIL_RETRY_SECONDS": "0.5",
-            "MAIL_RETRY_MAX_SECONDS": "2", "SWEEP_INTERVAL_SECONDS": "3600", "PYTHONUNBUFFERED": "1"}
+            "MAIL_RETRY_MAX_SECONDS": "2", "SWEEP_INTERVAL_SECONDS": "3600", "PYTHONUNBUFFERED": "1",
+            "UNSUBSCRIBE_SECRET": self.unsubscribe_secret}
 
     def start_service(self, service: str) -> None:
         path = self.log_dir / f"{self.group_prefix}-{service}.log"

@@ -47,9 +47,32 @@ def create_consumer(settings: Settings, group_id: str, topics: list[str]) -> AIO
     )
 
 
+# Beyond volunteers.*: topics whose events name a coordinator's address
+# (help.offered, followups.overdue, alerts.raised) or spell out a volunteer's
+# interests, skills and availability (opportunities.offered).
+PERSONAL_TOPICS = frozenset({"help.offered", "followups.overdue", "alerts.raised", "opportunities.offered"})
+
+
+def carries_personal_data(topic: str) -> bool:
+    """Topics whose records hold names, addresses or other personal data: the
+    volunteers' own topics, those above, and every dead-letter topic (a refused
+    record is kept whole, whatever it carried)."""
+    return topic.startswith("volunteers.") or topic in PERSONAL_TOPICS or topic.endswith(".dlq")
+
+
+def topic_configs(topic: str, settings: Settings) -> dict[str, str]:
+    """Config of a topic created here: personal data is kept KAFKA_PII_RETENTION_DAYS,
+    not the broker's default (which may be forever), so an erasure also reaches
+    the log in bounded time."""
+    if carries_personal_data(topic):
+        return {"retention.ms": str(settings.kafka_pii_retention_days * 24 * 60 * 60 * 1000)}
+    return {}
+
+
 async def ensure_topics(settings: Settings, topics: list[str], partitions: int = DEFAULT_PARTITIONS,
                         attempts: int = 30) -> None:
-    """Create missing topics; waits for the broker to answer (up to `attempts` seconds)."""
+    """Create missing topics (see `topic_configs`); existing ones are left as they are.
+    Waits for the broker to answer (up to `attempts` seconds)."""
     for attempt in range(1, attempts + 1):
         admin = AIOKafkaAdminClient(**settings.kafka_client_options(), client_id="dankjewel-admin")
         try:
@@ -59,7 +82,8 @@ async def ensure_topics(settings: Settings, topics: list[str], partitions: int =
             if missing:
                 try:
                     await admin.create_topics(
-                        [NewTopic(name=t, num_partitions=partitions, replication_factor=1) for t in missing]
+                        [NewTopic(name=t, num_partitions=partitions, replication_factor=1,
+                                  topic_configs=topic_configs(t, settings)) for t in missing]
                     )
                     log.info("created topics %s", ", ".join(missing))
                 except TopicAlreadyExistsError:

@@ -5,14 +5,17 @@ A missing or invalid setting stops start-up with a message naming the variable.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import EmailStr, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import EmailStr, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/dankjewel.db"
+LOCAL_ENV_FILE = "var/local.env"
+DOMAIN = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
 
 
 class SettingsError(Exception):
@@ -20,7 +23,9 @@ class SettingsError(Exception):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False)
+    # var/local.env holds the secrets `make run` generated for a local run (it exists
+    # only where `make run` made it); variables set in the environment win over it.
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False, env_file=LOCAL_ENV_FILE)
 
     # Kafka
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
@@ -32,6 +37,8 @@ class Settings(BaseSettings):
     kafka_ssl_certfile: Path | None = None
     kafka_ssl_keyfile: Path | None = None
     kafka_group_prefix: str = Field(default="dankjewel", min_length=1)
+    kafka_pii_retention_days: int = Field(default=30, ge=1, description="Retention of new topics that carry "
+                                          "personal data (volunteers.*, *.dlq)")
 
     # Database: SQLite is the embedded default for a quick local run.
     database_url: str = DEFAULT_DATABASE_URL
@@ -42,6 +49,7 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = False
+    smtp_tls: bool = Field(default=False, description="Implicit TLS from the first byte (usually port 465)")
     mail_from: EmailStr = "dankjewel@example.org"
     mail_batch_size: int = Field(default=50, ge=1, le=1000, description="Mails claimed together")
     # Each SMTP exchange waits ~20 ms on round trips on a busy machine, so more
@@ -56,10 +64,22 @@ class Settings(BaseSettings):
     coordinator_language: Literal["nl", "en"] = "nl"
     public_base_url: str = Field(default="http://127.0.0.1:8000/appreciation",
                                  description="Where the appreciation service's HTTP API is reachable (unsubscribe links)")
-    unsubscribe_secret: SecretStr = Field(default=SecretStr("dankjewel-development-secret"), min_length=16)
+    # No default: a secret anyone can read in the repository protects nothing.
+    # Checked where it is used (appreciation's start-up), so commands that need no
+    # secret run without one.
+    unsubscribe_secret: SecretStr | None = Field(default=None, description="Signs unsubscribe links")
+    unsubscribe_previous_secrets: SecretStr | None = Field(
+        default=None, description="Comma-separated earlier UNSUBSCRIBE_SECRETs: links they signed keep working")
+    unsubscribe_link_days: int = Field(default=730, ge=30, le=3650,
+                                       description="How long an unsubscribe link works (people click year-old mail)")
     default_coordinator_email: EmailStr = "coordinator@example.org"
     org_lead_email: EmailStr | None = Field(default=None, description="Escalations go here; "
                                             "defaults to DEFAULT_COORDINATOR_EMAIL")
+    # Comma-separated; empty: no restriction. NoDecode: the environment value is a
+    # plain list, not JSON.
+    coordinator_email_domains: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), description="Coordinator addresses from events outside these domains (or their "
+                                "subdomains) are replaced by DEFAULT_COORDINATOR_EMAIL")
 
     # Organisation
     org_timezone: str = "Europe/Amsterdam"
@@ -73,6 +93,11 @@ class Settings(BaseSettings):
     sweep_interval_seconds: float = Field(default=900, gt=0, description="How often time-based rules run")
 
     # HTTP
+    api_tokens_file: Path = Field(default=Path("var/api-tokens.json"),
+                                  description="Hashes of the API tokens (`dankjewel tokens create`)")
+    http_max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    allowed_hosts: str = Field(default="localhost,127.0.0.1",
+                               description="Comma-separated Host names the HTTP API answers; * for any")
     http_host: str = "127.0.0.1"
     http_port: int | None = Field(default=None, ge=1, le=65535,
                                   description="Default: 8000 for `run all`, the service's own port otherwise")
@@ -111,6 +136,23 @@ class Settings(BaseSettings):
             raise ValueError(f"no such file: {value}")
         return value
 
+    @field_validator("coordinator_email_domains", mode="before")
+    @classmethod
+    def _domain_list(cls, value: object) -> tuple[str, ...]:
+        items = value.split(",") if isinstance(value, str) else list(value or ())
+        domains = tuple(str(item).strip().lower() for item in items if str(item).strip())
+        bad = [d for d in domains if not DOMAIN.match(d)]
+        if bad:
+            raise ValueError(f"not a domain: {bad[0]!r}; expected e.g. example.org,vrijwilligers.example.org")
+        return domains
+
+    @model_validator(mode="after")
+    def _one_smtp_tls_mode(self) -> "Settings":
+        if self.smtp_tls and self.smtp_starttls:
+            raise ValueError("SMTP_TLS and SMTP_STARTTLS are both true; choose one: SMTP_TLS for implicit "
+                             "TLS (usually port 465), SMTP_STARTTLS to upgrade a plain connection (usually 587)")
+        return self
+
     @property
     def lead_email(self) -> str:
         return self.org_lead_email or self.default_coordinator_email
@@ -118,6 +160,18 @@ class Settings(BaseSettings):
     @property
     def timezone(self) -> ZoneInfo:
         return ZoneInfo(self.org_timezone)
+
+    def cleartext_warnings(self) -> list[str]:
+        """What this configuration sends unencrypted that should not be; one line each,
+        naming settings only (no secrets, no addresses)."""
+        warnings = []
+        if self.smtp_username and not (self.smtp_tls or self.smtp_starttls):
+            warnings.append("SMTP_USERNAME is set but neither SMTP_TLS nor SMTP_STARTTLS: "
+                            "the SMTP login and every mail travel unencrypted")
+        if self.kafka_security_protocol == "SASL_PLAINTEXT":
+            warnings.append("KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT: the Kafka login (with SASL PLAIN) and "
+                            "every event travel unencrypted; use SASL_SSL")
+        return warnings
 
     def kafka_client_options(self) -> dict:
         """Connection options shared by every aiokafka client (security included)."""
@@ -147,6 +201,34 @@ class Settings(BaseSettings):
         return options
 
 
+# Secrets this repository once shipped as defaults or examples: public, so never accepted.
+SHIPPED_SECRETS = frozenset({"dankjewel-development-secret", "a-test-secret-of-enough-length",
+                             "another-secret-entirely"})
+MIN_SECRET_LENGTH = 32
+
+
+def secret_problem(value: str | None) -> str | None:
+    """Why `value` cannot serve as a secret, or None when it can."""
+    if not value:
+        return "is not set"
+    if value in SHIPPED_SECRETS:
+        return "is a value published in the dankjewel repository"
+    if len(value) < MIN_SECRET_LENGTH:
+        return f"is shorter than {MIN_SECRET_LENGTH} characters"
+    return None
+
+
+def require_secret(settings: Settings, field: str) -> str:
+    """The secret in `field`, or SettingsError naming its variable and how to make one."""
+    value = getattr(settings, field)
+    problem = secret_problem(value.get_secret_value() if value is not None else None)
+    if problem:
+        raise SettingsError(f"{field.upper()} {problem}: set it to a random value of at least "
+                            f"{MIN_SECRET_LENGTH} characters, e.g. the output of "
+                            "`python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`")
+    return value.get_secret_value()
+
+
 def load_settings(**overrides) -> Settings:
     """Read the environment; raise SettingsError naming each bad variable."""
     try:
@@ -155,7 +237,25 @@ def load_settings(**overrides) -> Settings:
     except ValidationError as error:
         lines = []
         for problem in error.errors(include_input=False, include_url=False):
-            name = str(problem["loc"][0]).upper() if problem["loc"] else "?"
+            if not problem["loc"]:  # a check across settings: its message names them
+                lines.append("  " + problem["msg"].removeprefix("Value error, "))
+                continue
+            name = str(problem["loc"][0]).upper()
             lines.append(f"  {name}: {problem['msg']}")
         raise SettingsError("invalid configuration:\n" + "\n".join(lines)) from None
     return settings
+
+
+def coordinator_address(address: str | None, settings: Settings) -> tuple[str, bool]:
+    """Where mail meant for the coordinator at `address` (taken from an event) may go:
+    `address` itself, or DEFAULT_COORDINATOR_EMAIL when COORDINATOR_EMAIL_DOMAINS is
+    set and its domain is neither one of them nor a subdomain of one. The flag says
+    whether it was replaced (the caller logs that, without the address). Mail about
+    a volunteer then stays inside the organisation whatever an event claims."""
+    if not address:
+        return settings.default_coordinator_email, False
+    allowed = settings.coordinator_email_domains
+    domain = address.rpartition("@")[2].strip().lower().rstrip(".")
+    if not allowed or any(domain == d or domain.endswith("." + d) for d in allowed):
+        return address, False
+    return settings.default_coordinator_email, True

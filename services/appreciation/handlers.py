@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
@@ -25,7 +26,7 @@ from shared.contracts import (
 )
 from shared.delivery import Unit
 from shared.envelope import Envelope
-from shared.settings import Settings
+from shared.settings import Settings, coordinator_address
 
 # A mail for a volunteer whose registration has not arrived yet waits this long
 # before it is looked at again (the registration handler wakes it earlier).
@@ -78,6 +79,7 @@ async def update_volunteer(unit: Unit, event: Envelope) -> None:
 async def erase_volunteer(unit: Unit, event: Envelope) -> None:
     """GDPR: forget the person; keep only pseudonymous counters and the ledger."""
     data: VolunteerErased = event.data
+    await unit.forget_pending_events(data.volunteer_id)
     state = AppreciationState.of(unit)
     volunteer = await state.volunteer(data.volunteer_id)
     volunteer.set(name=None, email=None, coordinator_email=None, erased_at=unit.now, next_sweep_on=None)
@@ -109,7 +111,7 @@ async def count_missed_shift(unit: Unit, event: Envelope) -> None:
     missed = volunteer.missed_in_a_row + 1
     volunteer.set(missed_in_a_row=missed)
     if domain.missed_in_a_row_alert(rules_for(unit.settings), missed):
-        await raise_alert(unit, data.volunteer_id, reason="missed-shifts", occasion=f"missed-shifts:{data.shift_id}",
+        await raise_alert(unit, data.volunteer_id, reason="missed-shifts", occasion=f"missed-shifts:{_short(data.shift_id)}",
                           notification="coordinator-alert", audience="coordinator",
                           due_since=data.scheduled_start, context={"missed": missed})
 
@@ -168,12 +170,25 @@ async def raise_alert(unit: Unit, volunteer_id: str, *, reason: str, occasion: s
     if not await queue_mail(unit, volunteer_id, occasion, notification, audience,
                             context | {"reason": reason, "due_since": due_since.isoformat()}):
         return  # raised before
-    recipient = context.get("recipient") or (
-        unit.settings.lead_email if audience == "lead"
-        else volunteer.coordinator_email or unit.settings.default_coordinator_email)
+    recipient, _ = staff_recipient(unit.settings, audience, context, volunteer.coordinator_email)
     await unit.emit(ALERT_RAISED, AlertRaised(volunteer_id=volunteer_id, reason=reason,
                                               coordinator_email=recipient, due_since=due_since),
                     event_id=f"alert:{volunteer_id}:{occasion}:{notification}")
+
+
+def staff_recipient(settings: Settings, audience: str, context: dict,
+                    coordinator_email: str | None) -> tuple[str, bool]:
+    """Whom a coordinator or lead mail goes to, and whether an address from an event
+    was replaced by DEFAULT_COORDINATOR_EMAIL (COORDINATOR_EMAIL_DOMAINS). Decided
+    here only: the mail sender and `alerts.raised` name the same address.
+
+    The event's own address (`recipient`: a follow-up's coordinator or escalate_to)
+    comes first, then the lead's (from settings) or the volunteer's coordinator's."""
+    if context.get("recipient"):
+        return coordinator_address(context["recipient"], settings)
+    if audience == "lead":
+        return settings.lead_email, False  # configured here, not taken from an event
+    return coordinator_address(coordinator_email, settings)
 
 
 async def queue_mail(unit: Unit, volunteer_id: str, occasion: str, notification: str, audience: str,
@@ -187,3 +202,8 @@ async def queue_mail(unit: Unit, volunteer_id: str, occasion: str, notification:
         context=context, status="pending", attempts=0, next_attempt_at=datetime.now(timezone.utc),
         created_at=unit.now,
     ))
+
+
+def _short(identifier: str) -> str:
+    """An id as it fits in an occasion (150 characters): itself, or a digest of a long one."""
+    return identifier if len(identifier) <= 100 else "sha256-" + hashlib.sha256(identifier.encode()).hexdigest()[:40]

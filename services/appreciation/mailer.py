@@ -44,7 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.appreciation import handlers, messages
 from services.appreciation.tables import mails, volunteers
 from shared.consumer import RetryPolicy, is_transient
-from shared.contracts import APPRECIATION_SENT, AppreciationSent
+from shared.contracts import APPRECIATION_SENT_V2, AppreciationSentV2
 from shared.db import update_each
 from shared.service import ServiceRuntime
 
@@ -227,10 +227,16 @@ class MailSender:
                     ({"id": mail.id}, {"status": "sent", "sent_at": unit.now, "recipient": recipient,
                                        "attempts": mail.attempts + 1, "last_error": None})
                     for mail, recipient in batch])
+                # A volunteer erased while their mail was on its way: keep no address of theirs.
+                await unit.session.execute(update(mails).where(
+                    mails.c.id.in_([mail.id for mail, _ in batch]),
+                    mails.c.volunteer_id.in_(select(volunteers.c.volunteer_id).where(
+                        volunteers.c.erased_at.is_not(None)))).values(recipient=None, context={}))
                 for mail, recipient in batch:
-                    await unit.emit(APPRECIATION_SENT, AppreciationSent(
+                    # v2: the audience, not the address (the mail's row keeps that).
+                    await unit.emit(APPRECIATION_SENT_V2, AppreciationSentV2(
                         volunteer_id=mail.volunteer_id, milestone=mail.occasion[:100],
-                        notification=mail.notification, recipient=recipient), event_id=f"mail:{mail.id}")
+                        notification=mail.notification, audience=mail.audience), event_id=f"mail:{mail.id}")
             del self.unrecorded[:len(batch)]  # only this lock's holder removes; new ones are at the end
             self.stats["sent"] += len(batch)
 
@@ -282,8 +288,10 @@ class MailSender:
 
     async def _connect(self) -> aiosmtplib.SMTP:
         s = self.settings
+        # SMTP_TLS: TLS from the first byte (port 465); SMTP_STARTTLS: upgraded after
+        # EHLO (587). Settings refuse both at once.
         smtp = aiosmtplib.SMTP(hostname=s.smtp_host, port=s.smtp_port, timeout=15,
-                               start_tls=s.smtp_starttls, use_tls=False)
+                               start_tls=s.smtp_starttls, use_tls=s.smtp_tls)
         await smtp.connect()
         if s.smtp_username and s.smtp_password:
             await smtp.login(s.smtp_username, s.smtp_password.get_secret_value())
@@ -326,11 +334,12 @@ class MailSender:
     def _recipient(self, mail) -> str:  # noqa: ANN001
         if mail.audience == "volunteer":
             return mail.email
-        if mail.context.get("recipient"):
-            return mail.context["recipient"]
-        if mail.audience == "lead":
-            return self.settings.lead_email
-        return mail.coordinator_email or self.settings.default_coordinator_email
+        recipient, replaced = handlers.staff_recipient(self.settings, mail.audience, mail.context,
+                                                       mail.coordinator_email)
+        if replaced:  # the address itself is not logged: it is personal data
+            log.warning("mail %d: coordinator address outside COORDINATOR_EMAIL_DOMAINS replaced by the "
+                        "default (volunteer %s)", mail.id, mail.volunteer_id)
+        return recipient
 
     def _message(self, mail, recipient: str):  # noqa: ANN001, ANN202
         language = mail.language if mail.audience == "volunteer" else self.settings.coordinator_language

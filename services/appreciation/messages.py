@@ -3,6 +3,7 @@ text, nl and en), headers checked for CR/LF, one-click unsubscribe (RFC 8058).""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -16,10 +17,12 @@ from pathlib import Path
 from babel import Locale
 from babel.dates import format_date
 from icalendar import Calendar, Event
-from itsdangerous import BadSignature, URLSafeSerializer
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from shared.settings import Settings
+from shared.settings import SHIPPED_SECRETS, Settings, SettingsError, require_secret
 
 TEMPLATES = Path(__file__).parent / "templates"
 VOLUNTEER_NOTIFICATIONS = {"first-shift-thanks", "milestone-card", "service-anniversary", "lunch-invitation",
@@ -112,26 +115,52 @@ def message_id(volunteer_id: str, occasion: str, notification: str) -> str:
     return f"<{digest}.{notification}@dankjewel>"
 
 
-def _serializer(settings: Settings) -> URLSafeSerializer:
-    return _serializer_for(settings.unsubscribe_secret.get_secret_value())
+# Unsubscribe links carry the volunteer id encrypted and timestamped (Fernet:
+# AES-CBC + HMAC-SHA256), so a link shows nothing about its owner and expires.
+# UNSUBSCRIBE_SECRET makes new links; UNSUBSCRIBE_PREVIOUS_SECRETS still open old ones.
+def check_unsubscribe_secrets(settings: Settings) -> None:
+    """Start-up check: a usable UNSUBSCRIBE_SECRET (SettingsError naming it otherwise)."""
+    require_secret(settings, "unsubscribe_secret")
+    for previous in _previous_secrets(settings):
+        if previous in SHIPPED_SECRETS or len(previous) < 16:
+            raise SettingsError("UNSUBSCRIBE_PREVIOUS_SECRETS holds a value published in the dankjewel "
+                                "repository or shorter than 16 characters")
+
+
+def _previous_secrets(settings: Settings) -> list[str]:
+    value = settings.unsubscribe_previous_secrets
+    return [s.strip() for s in value.get_secret_value().split(",") if s.strip()] if value else []
 
 
 @lru_cache(maxsize=8)
-def _serializer_for(secret: str) -> URLSafeSerializer:
-    return URLSafeSerializer(secret, salt="dankjewel-unsubscribe")
+def _fernet_for(secrets: tuple[str, ...]) -> MultiFernet:
+    def key(secret: str) -> bytes:
+        derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                       info=b"dankjewel unsubscribe link").derive(secret.encode())
+        return base64.urlsafe_b64encode(derived)
+
+    return MultiFernet([Fernet(key(secret)) for secret in secrets])
+
+
+def _fernet(settings: Settings) -> MultiFernet:
+    current = require_secret(settings, "unsubscribe_secret")
+    return _fernet_for((current, *_previous_secrets(settings)))
 
 
 def unsubscribe_token(settings: Settings, volunteer_id: str) -> str:
-    return _serializer(settings).dumps(volunteer_id)
+    return _fernet(settings).encrypt(volunteer_id.encode()).decode().rstrip("=")
 
 
 def volunteer_of_token(settings: Settings, token: str) -> str | None:
-    """The volunteer a token was signed for, or None when it is forged or damaged."""
-    try:
-        value = _serializer(settings).loads(token)
-    except BadSignature:
+    """The volunteer a token was made for, or None when it is forged, damaged or expired."""
+    if len(token) > 1000:
         return None
-    return value if isinstance(value, str) else None
+    try:
+        value = _fernet(settings).decrypt(token + "=" * (-len(token) % 4),
+                                          ttl=settings.unsubscribe_link_days * 86400)
+        return value.decode()
+    except (InvalidToken, ValueError, UnicodeDecodeError):
+        return None
 
 
 def unsubscribe_url(settings: Settings, volunteer_id: str) -> str:

@@ -2,12 +2,12 @@
 
 from pathlib import Path
 
-from services.appreciation import api, handlers, mailer, sweep
+from services.appreciation import api, handlers, mailer, messages, sweep
 from services.appreciation.tables import SERVICE, delivery, metadata
 from shared.consumer import Subscription
 from shared.contracts import (
     ALERT_RAISED,
-    APPRECIATION_SENT,
+    APPRECIATION_SENT_V2,
     FOLLOWUP_OVERDUE,
     MILESTONE_REACHED,
     OPPORTUNITY_OFFERED,
@@ -18,6 +18,14 @@ from shared.contracts import (
     VOLUNTEER_UPDATED,
 )
 from shared.service import ServiceDefinition
+from shared.settings import Settings
+
+
+def check_config(settings: Settings) -> None:
+    """Refuse to start on an invalid rules file or an unusable unsubscribe secret."""
+    handlers.rules_for(settings)
+    messages.check_unsubscribe_secrets(settings)
+
 
 definition = ServiceDefinition(
     name=SERVICE,
@@ -35,10 +43,10 @@ definition = ServiceDefinition(
         Subscription(OPPORTUNITY_OFFERED, handlers.suggest_opportunity),
     ],
     prepare_batch=handlers.prepare_batch,
-    publishes=[MILESTONE_REACHED, APPRECIATION_SENT, ALERT_RAISED],
+    publishes=[MILESTONE_REACHED, APPRECIATION_SENT_V2, ALERT_RAISED],
     routes=api.routes,
     http_port=8004,
     sweep=sweep.sweep,
-    check_config=handlers.rules_for,
+    check_config=check_config,
     background=[mailer.send_mail],
 )

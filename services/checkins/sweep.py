@@ -20,6 +20,7 @@ from services.checkins.tables import clocks, raised, volunteers
 from shared.contracts import FOLLOWUP_OVERDUE, FollowUpOverdue
 from shared.db import insert_if_absent
 from shared.service import ServiceRuntime
+from shared.settings import coordinator_address
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +69,15 @@ async def _raise(runtime: ServiceRuntime, clock, due: domain.RungDue, rules: dom
     """Record and publish one rung in its own transaction; False if it was raised already."""
     settings = runtime.settings
     event_id = overdue_event_id(clock.volunteer_id, clock.kind, clock.started_at, due.rung)
+    # The stored address came from a registration, an update or an opportunity's
+    # contact: checked when it is used, so rows stored before the setting count too.
+    coordinator, replaced = coordinator_address(clock.coordinator_email, settings)
+    if replaced:
+        log.warning("coordinator address outside COORDINATOR_EMAIL_DOMAINS replaced by the default "
+                    "(volunteer %s)", clock.volunteer_id)
     event = FollowUpOverdue(
         volunteer_id=clock.volunteer_id, kind=clock.kind, rung=due.rung, due_since=due.due_since,
-        coordinator_email=clock.coordinator_email or settings.default_coordinator_email,
+        coordinator_email=coordinator,
         escalate_to=settings.lead_email if due.rung == "escalation" else None,
         detail=domain.describe(clock.kind, clock.started_at, clock.subject, rules, settings.timezone),
     )

@@ -5,6 +5,7 @@ to whom, in which language and with which X-Dankjewel-Notification."""
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -14,7 +15,7 @@ from sqlalchemy import select
 from services.appreciation.service import definition as appreciation
 from services.appreciation.tables import ledger, mails
 from shared.contracts import (FOLLOWUP_OVERDUE, SHIFT_COMPLETED, VOLUNTEER_REGISTERED)
-from tests.integration.conftest import eventually, read_topic, structured
+from tests.integration.conftest import api_client, eventually, read_topic, structured
 
 COORDINATOR = "coordinator@example.org"
 
@@ -75,6 +76,9 @@ async def test_first_shift_brings_one_thank_you_in_the_volunteers_language_even_
     assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     sent = await read_topic(infra.kafka_bootstrap, "appreciations.sent", anna.encode())
     assert len(sent) == 1
+    record = json.loads(sent[0].value)  # v2: the audience, never the address
+    assert record["type"] == "dankjewel.appreciation.sent.v2"
+    assert record["data"]["audience"] == "volunteer" and "recipient" not in record["data"]
 
 
 async def test_five_years_of_henk_reminder_lunch_and_card_each_once(
@@ -131,6 +135,30 @@ async def test_nobody_followed_up_on_an_offer_alerts_the_coordinator_then_escala
     raised = await read_topic(infra.kafka_bootstrap, "alerts.raised", gerard.encode(), expect=2)
     assert sorted(r.headers[0][1] and __import__("json").loads(r.value)["data"]["coordinator_email"]
                   for r in raised) == [COORDINATOR, "lead@example.org"]
+
+
+async def test_coordinator_addresses_outside_the_organisation_get_the_default_coordinator(
+        start_service, producer, mail_settings, smtp_server, infra):
+    runtime = await start_service(appreciation, settings=mail_settings.model_copy(
+        update={"coordinator_email_domains": ("example.org",), "org_lead_email": "lead@example.org"}))
+    outside = "contact@partner.example.com"
+    piet, email = uid("piet"), f"piet.{uuid.uuid4().hex[:6]}@example.org"
+    await publish(producer, VOLUNTEER_REGISTERED.type, registration(piet, "Piet", email, coordinator_email=outside))
+    overdue = {"volunteer_id": piet, "kind": "intake", "due_since": "2026-11-08T10:00:00+01:00"}
+    # the reminder goes to the registration's coordinator, the escalation to the event's escalate_to
+    await publish(producer, FOLLOWUP_OVERDUE.type, overdue | {"rung": "reminder"})
+    await publish(producer, FOLLOWUP_OVERDUE.type, overdue | {"rung": "escalation", "escalate_to": outside})
+
+    async def both_settled() -> bool:
+        rows = await mail_rows(runtime, piet)
+        return len(rows) == 2 and all(r.status != "pending" for r in rows)
+
+    await eventually(both_settled)
+    assert kinds(m for m in smtp_server.messages if "Piet" in m["Subject"]) == [
+        (COORDINATOR, "coordinator-alert", "nl"), (COORDINATOR, "coordinator-escalation", "nl")]
+    assert smtp_server.to(outside) == []
+    raised = await read_topic(infra.kafka_bootstrap, "alerts.raised", piet.encode(), expect=2)
+    assert [json.loads(r.value)["data"]["coordinator_email"] for r in raised] == [COORDINATOR, COORDINATOR]
 
 
 async def test_a_shift_before_its_registration_waits_and_is_thanked_with_the_name(
@@ -205,7 +233,7 @@ async def test_a_permanent_refusal_is_marked_failed_and_the_coordinator_is_told(
     assert rows == {("first-shift-thanks", "failed", "SMTP 550"), ("delivery-failed", "sent", None)}
     told = [m for m in smtp_server.to(COORDINATOR) if m["X-Dankjewel-Notification"] == "delivery-failed"]
     assert [m["Subject"] for m in told] == ["Bericht aan Kees kon niet worden bezorgd"]
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=runtime.http_app()), base_url="http://test") as http:
+    async with api_client(runtime) as http:
         failed = (await http.get("/mails", params={"status_filter": "failed"})).json()
     assert [(m["volunteer_id"], m["notification"]) for m in failed] == [(kees, "first-shift-thanks")]
 
@@ -219,7 +247,8 @@ async def test_one_click_unsubscribe_stops_appreciation_mail_but_not_coordinator
     await eventually(lambda: smtp_server.to(email))
     link = smtp_server.to(email)[0]["List-Unsubscribe"].strip("<>")
     path = link.split("/appreciation", 1)[1]
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=runtime.http_app()), base_url="http://test") as http:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=runtime.http_app()),
+                                 base_url="http://127.0.0.1") as http:  # no token: the link is the proof
         forged = await http.post(path[:-3] + "abc", data={"List-Unsubscribe": "One-Click"})
         assert forged.status_code == 400
         response = await http.post(path, data={"List-Unsubscribe": "One-Click"})

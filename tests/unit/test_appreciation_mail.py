@@ -1,14 +1,17 @@
 """Rendering appreciation mail: both languages, hostile names, headers, unsubscribe tokens."""
 
+import base64
+import secrets
+import time
 from email import message_from_bytes, policy
 
 import pytest
 
 from services.appreciation import messages
 from services.appreciation.mailer import TEMPLATE_KEYS
-from shared.settings import load_settings
+from shared.settings import SettingsError, load_settings
 
-SETTINGS = load_settings(unsubscribe_secret="a-test-secret-of-enough-length")
+SETTINGS = load_settings(unsubscribe_secret=secrets.token_urlsafe(32))
 LUNCH = {"years": 5, "milestone": "years-5", "anniversary_on": "2026-12-04", "lunch_on": "2026-12-11",
          "lunch_time": "12:30", "lunch_place": "the canteen"}
 
@@ -121,9 +124,50 @@ def test_unsubscribe_tokens_cannot_be_forged_or_moved_to_another_person():
     token = messages.unsubscribe_token(SETTINGS, "v-henk")
     assert messages.volunteer_of_token(SETTINGS, token) == "v-henk"
     assert messages.volunteer_of_token(SETTINGS, messages.unsubscribe_token(SETTINGS, "v-anna")) == "v-anna"
-    payload, signature = token.split(".")
-    forged = messages.unsubscribe_token(SETTINGS, "v-anna").split(".")[0] + "." + signature
-    assert messages.volunteer_of_token(SETTINGS, forged) is None
-    other_secret = load_settings(unsubscribe_secret="another-secret-entirely")
+    for position in (10, len(token) // 2, len(token) - 2):  # any changed character breaks it
+        changed = token[:position] + ("A" if token[position] != "A" else "B") + token[position + 1:]
+        assert messages.volunteer_of_token(SETTINGS, changed) is None
+    other_secret = load_settings(unsubscribe_secret=secrets.token_urlsafe(32))
     assert messages.volunteer_of_token(other_secret, token) is None
     assert messages.volunteer_of_token(SETTINGS, "garbage") is None
+    assert messages.volunteer_of_token(SETTINGS, "x" * 5000) is None
+
+
+def test_unsubscribe_tokens_do_not_show_whom_they_are_for():
+    token = messages.unsubscribe_token(SETTINGS, "v-henk")
+    decoded = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    assert b"v-henk" not in decoded and "v-henk" not in token
+    assert messages.unsubscribe_token(SETTINGS, "v-henk") != token  # nothing to link two mails by
+
+
+def test_unsubscribe_links_work_for_two_years_and_not_after():
+    fernet = messages._fernet(SETTINGS)
+    year_old = fernet.encrypt_at_time(b"v-henk", int(time.time()) - 365 * 86400).decode()
+    too_old = fernet.encrypt_at_time(b"v-henk", int(time.time()) - 731 * 86400).decode()
+    assert messages.volunteer_of_token(SETTINGS, year_old) == "v-henk"
+    assert messages.volunteer_of_token(SETTINGS, too_old) is None
+
+
+def test_a_rotated_secret_still_opens_old_links_and_new_links_use_the_new_secret():
+    old_secret, new_secret = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    before = load_settings(unsubscribe_secret=old_secret)
+    after = load_settings(unsubscribe_secret=new_secret, unsubscribe_previous_secrets=old_secret)
+    old_link = messages.unsubscribe_token(before, "v-henk")
+    assert messages.volunteer_of_token(after, old_link) == "v-henk"
+    assert messages.volunteer_of_token(before, messages.unsubscribe_token(after, "v-henk")) is None
+    messages.check_unsubscribe_secrets(after)
+
+
+@pytest.mark.parametrize(("secret", "previous", "problem"), [
+    (None, None, "UNSUBSCRIBE_SECRET is not set"),
+    ("dankjewel-development-secret", None, "UNSUBSCRIBE_SECRET is a value published"),
+    ("a-test-secret-of-enough-length", None, "UNSUBSCRIBE_SECRET is a value published"),
+    ("too-short-" * 3, None, "UNSUBSCRIBE_SECRET is shorter than 32"),
+    ("x" * 32, "dankjewel-development-secret", "UNSUBSCRIBE_PREVIOUS_SECRETS"),
+    ("x" * 32, "short", "UNSUBSCRIBE_PREVIOUS_SECRETS"),
+])
+def test_start_up_refuses_an_unusable_unsubscribe_secret_and_names_it(secret, previous, problem):
+    settings = load_settings(unsubscribe_secret=secret, unsubscribe_previous_secrets=previous)
+    with pytest.raises(SettingsError, match=problem) as refused:
+        messages.check_unsubscribe_secrets(settings)
+    assert "dankjewel-development-secret" not in str(refused.value)  # the message does not repeat the secret

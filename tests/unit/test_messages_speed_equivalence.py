@@ -2,6 +2,7 @@
 must not change a byte of the mail, nor what is refused."""
 
 import random
+import secrets
 import subprocess
 import sys
 from datetime import datetime
@@ -15,7 +16,7 @@ from services.appreciation import messages
 from services.appreciation.mailer import TEMPLATE_KEYS
 from shared.settings import load_settings
 
-SETTINGS = load_settings(unsubscribe_secret="a-test-secret-of-enough-length")
+SETTINGS = load_settings(unsubscribe_secret=secrets.token_urlsafe(32))
 LUNCH = {"years": 5, "milestone": "years-5", "anniversary_on": "2026-12-04", "lunch_on": "2026-12-11",
          "lunch_time": "12:30", "lunch_place": "the canteen"}
 CASES = [
@@ -50,6 +51,8 @@ def _wire(notification, language, audience, context, name):
 def test_cached_policy_gives_the_bytes_of_the_default_policy(monkeypatch, notification, language, audience,
                                                              context, name):
     monkeypatch.setattr(messages, "datetime", _FixedNow)  # the .ics DTSTAMP
+    # Unsubscribe tokens are encrypted with a random IV: the same one for both builds.
+    monkeypatch.setattr(messages, "unsubscribe_token", lambda settings, volunteer_id: "fixed-token")
     fast = _wire(notification, language, audience, context, name)
     monkeypatch.setattr(messages, "POLICY", policy.default)
     monkeypatch.setattr(messages, "_from_header", lambda mail_from: messages.formataddr(
@@ -74,8 +77,8 @@ def test_from_header_still_refuses_cr_lf():
         messages._from_header("a@example.org\r\nBcc: all@example.org")
 
 
-def test_serializer_is_per_secret():
-    other = load_settings(unsubscribe_secret="another-secret-entirely")
+def test_token_keys_are_per_secret():
+    other = load_settings(unsubscribe_secret=secrets.token_urlsafe(32))
     assert messages.unsubscribe_token(SETTINGS, "v1") != messages.unsubscribe_token(other, "v1")
     assert messages.volunteer_of_token(other, messages.unsubscribe_token(SETTINGS, "v1")) is None
 
