@@ -111,9 +111,8 @@ def _check(check, settings) -> None:  # noqa: ANN001
 
 async def _run(definitions, settings, mail_folder: Path | None, background: bool = True) -> None:  # noqa: ANN001
     import uvicorn
-    from fastapi import FastAPI
 
-    from shared.service import ServiceRuntime
+    from shared.service import ServiceRuntime, combined_app
 
     catcher = None
     if mail_folder is not None:
@@ -128,9 +127,7 @@ async def _run(definitions, settings, mail_folder: Path | None, background: bool
     if len(runtimes) == 1:
         http_app, port = runtimes[0].http_app(), settings.http_port or definitions[0].http_port
     else:
-        http_app, port = FastAPI(title="dankjewel (all services)"), settings.http_port or ALL_SERVICES_PORT
-        for runtime in runtimes:
-            http_app.mount(f"/{runtime.name}", runtime.http_app())
+        http_app, port = combined_app(runtimes, settings), settings.http_port or ALL_SERVICES_PORT
     server = uvicorn.Server(uvicorn.Config(http_app, host=settings.http_host, port=port, log_level="warning"))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -150,6 +147,114 @@ async def _run(definitions, settings, mail_folder: Path | None, background: bool
         await runtime.stop()
     if catcher is not None:
         catcher.stop()
+
+
+tokens = typer.Typer(help="API tokens for the organisation's systems (stored as hashes in API_TOKENS_FILE).",
+                     no_args_is_help=True)
+app.add_typer(tokens, name="tokens")
+
+
+def _token_file():  # noqa: ANN202
+    from shared.auth import TokenFile
+
+    return TokenFile(_settings().api_tokens_file)
+
+
+def _token_command(action):  # noqa: ANN001, ANN202
+    from shared.auth import TokenFileError
+
+    try:
+        return action()
+    except TokenFileError as error:
+        typer.echo(f"dankjewel: {error}", err=True)
+        raise typer.Exit(2) from None
+
+
+@tokens.command("create")
+def tokens_create(
+    name: Annotated[str, typer.Argument(help="Who uses it, e.g. roster-system")],
+    scope: Annotated[list[str], typer.Option("--scope", help="A scope it grants; repeat for more. "
+                                                             "See `dankjewel tokens scopes`.")],
+) -> None:
+    """Create a token; it is printed once, as the last line, and only its hash is kept."""
+    file = _token_file()
+    token = _token_command(lambda: file.create(name, scope))
+    typer.echo(f"token {name} ({', '.join(sorted(set(scope)))}) stored in {file.path}; "
+               "send it as `Authorization: Bearer <token>`. It is shown only now:")
+    typer.echo(token)
+
+
+@tokens.command("list")
+def tokens_list() -> None:
+    """Every token's name, scopes, and when it was created or revoked (never the token)."""
+    file = _token_file()
+    stored = _token_command(file.read)
+    if not stored:
+        typer.echo(f"no tokens in {file.path}")
+    for token in stored:
+        state = f"revoked {token.revoked_at}" if token.revoked_at else "active"
+        typer.echo(f"{token.name:<24} {','.join(token.scopes):<40} created {token.created_at}  {state}")
+
+
+@tokens.command("revoke")
+def tokens_revoke(name: Annotated[str, typer.Argument(help="The token's name")]) -> None:
+    """Revoke a token: every service refuses it as soon as it sees the changed file."""
+    file = _token_file()
+    _token_command(lambda: file.revoke(name))
+    typer.echo(f"token {name} revoked")
+
+
+@tokens.command("scopes")
+def tokens_scopes() -> None:
+    """The scopes a token can grant."""
+    from shared.auth import SCOPES
+
+    for scope, meaning in SCOPES.items():
+        typer.echo(f"{scope:<20} {meaning}")
+
+
+@app.command()
+def export(
+    volunteer_id: Annotated[str, typer.Argument(help="Whose data, e.g. henk")],
+    output: Annotated[Path | None, typer.Option(help="Write the JSON here instead of printing it")] = None,
+) -> None:
+    """Everything every service holds about one volunteer, as one JSON document (GDPR art. 15/20).
+
+    Reads each service's tables in DATABASE_URL; for services on other databases,
+    use each one's `GET /<service>/volunteers/{id}/export` with an admin token."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from shared.values import SafeId
+
+    try:
+        TypeAdapter(SafeId).validate_python(volunteer_id)
+    except ValidationError:
+        typer.echo("dankjewel: VOLUNTEER_ID must be 1 to 200 letters, digits or . _ : @ + -", err=True)
+        raise typer.Exit(2) from None
+    settings = _settings()
+    document = asyncio.run(_export(settings, volunteer_id))
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text)
+        output.chmod(0o600)
+        typer.echo(f"wrote {output}", err=True)
+
+
+async def _export(settings, volunteer_id: str) -> dict:  # noqa: ANN001
+    from services.registry import all_services
+    from shared.db import create_engine
+    from shared.privacy import export_volunteer
+
+    engine = create_engine(settings.database_url)
+    try:
+        async with engine.connect() as connection:
+            return {"volunteer_id": volunteer_id,
+                    "services": {name: await export_volunteer(connection, d.metadata, volunteer_id)
+                                 for name, d in all_services().items()}}
+    finally:
+        await engine.dispose()
 
 
 @app.command()

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.contracts import EventData, EventType
@@ -56,6 +56,15 @@ class Unit:
                                       created_at=self.now))
         self.emitted += 1
         return envelope
+
+    async def forget_pending_events(self, volunteer_id: str) -> None:
+        """Erasure: drop the person's events not yet published (staged here or waiting
+        in the outbox), so nothing about them reaches Kafka after they asked to be
+        forgotten. Events are keyed by volunteer id. Call it before emitting the
+        erasure's own events."""
+        key = volunteer_id.encode()
+        self._outbox_rows[:] = [row for row in self._outbox_rows if row["key"] != key]
+        await self.session.execute(delete(self.tables.outbox).where(self.tables.outbox.c.key == key))
 
     def record_processed(self, event: Envelope) -> None:
         self._inbox_rows.append(dict(source=event.source, event_id=event.id, event_type=event.type,

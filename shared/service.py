@@ -18,13 +18,17 @@ from fastapi import APIRouter, FastAPI
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker
 
+from shared.auth import Authenticator
 from shared.consumer import EventConsumer, PrepareBatch, Subscription, is_transient
 from shared.contracts import EventType, dlq_topic
 from shared.db import DeliveryTables, create_engine, migrate
 from shared.delivery import Unit
+from shared.http import harden
 from shared.kafka import create_consumer, create_producer, ensure_topics
+from shared.privacy import export_volunteer
 from shared.relay import OutboxRelay
 from shared.settings import Settings
+from shared.values import SafeId
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +72,8 @@ class ServiceRuntime:
         self.relay: OutboxRelay | None = None
         self._tasks: list[asyncio.Task] = []
         self.wakers: dict[str, asyncio.Event] = {}
+        # Reads API_TOKENS_FILE on the first request, and again whenever it changed.
+        self.auth = Authenticator(self.settings.api_tokens_file)
 
     @property
     def name(self) -> str:
@@ -81,6 +87,8 @@ class ServiceRuntime:
         d, settings = self.definition, self.settings
         if d.check_config is not None:
             d.check_config(settings)
+        for warning in settings.cleartext_warnings():  # allowed, but the operator should know
+            log.warning("%s", warning)
         self.engine = create_engine(settings.database_url)
         await migrate(self.engine, d.name, d.migrations_dir)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
@@ -197,7 +205,7 @@ class ServiceRuntime:
 
     def http_app(self) -> FastAPI:
         d = self.definition
-        app = FastAPI(title=f"dankjewel {d.name}", description=d.description)
+        app = harden(FastAPI(title=f"dankjewel {d.name}", description=d.description), self.settings)
 
         @app.get("/health", tags=["operations"])
         async def health() -> dict:
@@ -205,6 +213,33 @@ class ServiceRuntime:
                     "consumer": self.consumer.stats if self.consumer else None,
                     "relayed": self.relay.published if self.relay else 0}
 
+        @app.get("/volunteers/{volunteer_id}/export", tags=["privacy"],
+                 dependencies=[self.auth.requires("admin")])
+        async def export(volunteer_id: SafeId) -> dict:
+            """Everything this service holds about one volunteer (GDPR art. 15/20)."""
+            return await self.export(volunteer_id)
+
         if d.routes is not None:
             app.include_router(d.routes(self))
         return app
+
+    async def export(self, volunteer_id: str) -> dict:
+        async with self.engine.connect() as connection:
+            return {"service": self.name, "volunteer_id": volunteer_id,
+                    "tables": await export_volunteer(connection, self.definition.metadata, volunteer_id)}
+
+
+def combined_app(runtimes: list[ServiceRuntime], settings: Settings) -> FastAPI:
+    """`dankjewel run all`: each service's API under /<service>, and one admin
+    endpoint that returns what every service holds about a person."""
+    app = harden(FastAPI(title="dankjewel (all services)"), settings)
+
+    @app.get("/volunteers/{volunteer_id}/export", tags=["privacy"], dependencies=[runtimes[0].auth.requires("admin")])
+    async def export(volunteer_id: SafeId) -> dict:
+        """Everything dankjewel holds about one volunteer, from every service (GDPR art. 15/20)."""
+        return {"volunteer_id": volunteer_id,
+                "services": {runtime.name: (await runtime.export(volunteer_id))["tables"] for runtime in runtimes}}
+
+    for runtime in runtimes:
+        app.mount(f"/{runtime.name}", runtime.http_app())
+    return app

@@ -16,8 +16,9 @@ PAGE = """<!doctype html><html lang="nl"><meta charset="utf-8"><title>dankjewel<
 
 def routes(runtime: ServiceRuntime) -> APIRouter:
     router = APIRouter(tags=["appreciation"])
+    can = runtime.auth.requires  # each data route names the scope a caller needs
 
-    @router.get("/volunteers/{volunteer_id}/milestones")
+    @router.get("/volunteers/{volunteer_id}/milestones", dependencies=[can("volunteers:read")])
     async def milestones(volunteer_id: str) -> list[dict]:
         """The milestones in the ledger for one volunteer, oldest first."""
         async with runtime.sessions() as session:
@@ -26,7 +27,7 @@ def routes(runtime: ServiceRuntime) -> APIRouter:
             return [{"milestone": r.milestone, "reached_on": r.reached_on.isoformat(), "celebrated": r.celebrated}
                     for r in rows]
 
-    @router.get("/mails")
+    @router.get("/mails", dependencies=[can("mail:read")])
     async def mail_queue(status_filter: str | None = None, limit: int = 100) -> list[dict]:
         """The mail queue (newest first): what was sent, is pending, failed or skipped, and why."""
         query = select(mails.c.id, mails.c.volunteer_id, mails.c.occasion, mails.c.notification, mails.c.audience,

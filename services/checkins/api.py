@@ -6,38 +6,43 @@ import uuid
 from typing import Literal
 
 from fastapi import APIRouter, HTTPException, status
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel
 from sqlalchemy import select
 
 from services.checkins import handlers
 from services.checkins.tables import checkins, clocks
 from shared.contracts import CHECKIN_COMPLETED, CheckinCompleted
 from shared.service import ServiceRuntime
+from shared.values import SafeId, SaneDatetime
 
 
 class CheckinIn(BaseModel):
-    checkin_id: str | None = Field(default=None, min_length=1, max_length=200)
-    volunteer_id: str = Field(min_length=1, max_length=200)
+    checkin_id: SafeId | None = None
+    volunteer_id: SafeId
     kind: Literal["intake", "onboarding", "periodic"]
-    held_at: AwareDatetime
+    held_at: SaneDatetime
 
 
 def routes(runtime: ServiceRuntime) -> APIRouter:
     router = APIRouter(tags=["checkins"])
+    can = runtime.auth.requires  # each data route names the scope a caller needs
 
-    @router.post("/checkins", status_code=status.HTTP_201_CREATED)
+    @router.post("/checkins", status_code=status.HTTP_201_CREATED, dependencies=[can("checkins:write")])
     async def record_checkin(body: CheckinIn) -> dict:
         """Record a held check-in and publish `checkins.completed`."""
         event = CheckinCompleted(**body.model_dump(exclude={"checkin_id"}),
                                  checkin_id=body.checkin_id or str(uuid.uuid4()))
         async with runtime.unit() as unit:
+            if await handlers.is_erased(unit, event.volunteer_id):
+                raise HTTPException(status.HTTP_410_GONE,
+                                    detail="this volunteer was erased; no new data is accepted for the id")
             if not await handlers.record(unit, event):
-                raise HTTPException(status.HTTP_409_CONFLICT, detail=f"check-in {event.checkin_id!r} is already recorded")
+                raise HTTPException(status.HTTP_409_CONFLICT, detail="this check-in is already recorded")
             await unit.emit(CHECKIN_COMPLETED, event)
         return {"checkin_id": event.checkin_id}
 
-    @router.get("/volunteers/{volunteer_id}/checkins")
-    async def volunteer_checkins(volunteer_id: str) -> dict:
+    @router.get("/volunteers/{volunteer_id}/checkins", dependencies=[can("volunteers:read")])
+    async def volunteer_checkins(volunteer_id: SafeId) -> dict:
         """Held check-ins and running clocks of one volunteer."""
         async with runtime.sessions() as session:
             held = await session.execute(select(checkins).where(checkins.c.volunteer_id == volunteer_id)

@@ -128,6 +128,7 @@ async def erase_volunteer(unit: Unit, event: Envelope) -> None:
     """GDPR erasure: drop the coordinator's address, check-ins and clocks (no more
     alerts). The pseudonymous id stays, marked erased, so late events start nothing."""
     data: VolunteerErased = event.data
+    await unit.forget_pending_events(data.volunteer_id)
     for table in (clocks, checkins, raised):
         await unit.session.execute(delete(table).where(table.c.volunteer_id == data.volunteer_id))
     erased = dict(coordinator_email=None, registered_at=None, active=False, updated_at=None,
@@ -167,6 +168,11 @@ async def record(unit: Unit, data: CheckinCompleted) -> bool:
 
 
 # --- helpers -------------------------------------------------------------------
+
+async def is_erased(unit: Unit, volunteer_id: str) -> bool:
+    volunteer = await _volunteer(unit, volunteer_id)
+    return volunteer is not None and volunteer.erased_at is not None
+
 
 async def _volunteer(unit: Unit, volunteer_id: str):  # noqa: ANN202 - a Row
     return (await unit.session.execute(select(volunteers).where(volunteers.c.volunteer_id == volunteer_id))).first()

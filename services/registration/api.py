@@ -9,42 +9,42 @@ from typing import Literal
 
 from fastapi import APIRouter, Header, HTTPException, status
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationInfo, field_validator
 from sqlalchemy import select, update
 from typing_extensions import Annotated
 
-from services.registration import domain, flyer
+from services.registration import domain, flyer, handlers
 from services.registration.domain import Availability, Labels, Name, Slot
 from services.registration.tables import applications, opportunities, volunteers
 from shared.contracts import (
     HELP_OFFERED,
     OPPORTUNITY_OFFERED,
     VOLUNTEER_REGISTERED,
+    VOLUNTEER_ERASED,
     VOLUNTEER_UPDATED,
     HelpOffered,
     OpportunityOffered,
     VolunteerRegistered,
+    VolunteerErased,
     VolunteerUpdated,
 )
 from shared.db import insert_if_absent
 from shared.delivery import Unit
 from shared.service import ServiceRuntime
+from shared.values import LongText, SafeId, SaneDate, ShortText
 
 log = logging.getLogger(__name__)
 
-Identifier = Annotated[str, Field(min_length=1, max_length=200)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 
 # --- volunteers ---------------------------------------------------------------------------
 
 
 class VolunteerIn(BaseModel):
-    volunteer_id: Identifier | None = None
+    volunteer_id: SafeId | None = None
     name: Name
     email: EmailStr
     language: Literal["nl", "en"] = "nl"
-    service_started_on: date | None = Field(default=None, description="For people active before dankjewel.")
+    service_started_on: SaneDate | None = Field(default=None, description="For people active before dankjewel.")
     coordinator_email: EmailStr | None = None
     appreciation_mail_consent: bool = Field(default=True, description="Thank-you mail and opportunity suggestions.")
     named_in_group_messages_consent: bool = Field(default=False, description="May be named in group messages.")
@@ -62,7 +62,7 @@ class VolunteerPatch(BaseModel):
     name: Name = None
     email: EmailStr = None
     language: Literal["nl", "en"] = None
-    service_started_on: date | None = None
+    service_started_on: SaneDate | None = None
     coordinator_email: EmailStr | None = None
     appreciation_mail_consent: bool = None
     named_in_group_messages_consent: bool = None
@@ -104,7 +104,7 @@ _SLOTS_BY_SCHEDULE = {"one-off": {"one-off"}, "recurring": {"weekly", "monthly"}
 
 
 class OpportunityIn(BaseModel):
-    opportunity_id: Identifier | None = None
+    opportunity_id: SafeId | None = None
     organisation: Name | None = None
     title: Name
     summary: LongText | None = None
@@ -169,8 +169,8 @@ class PublishedOpportunityOut(OpportunityOut):
 
 
 class ApplicationIn(BaseModel):
-    application_id: Identifier | None = None
-    opportunity_id: Identifier | None = Field(default=None, description="Leave out to offer help in general.")
+    application_id: SafeId | None = None
+    opportunity_id: SafeId | None = Field(default=None, description="Leave out to offer help in general.")
 
 
 class ApplicationOut(BaseModel):
@@ -185,6 +185,15 @@ class MatchOut(BaseModel):
     title: str
     score: int
     reasons: list[str]
+
+
+class ErasureOut(BaseModel):
+    volunteer_id: str
+    erased_at: datetime
+    note: str = "erased here; the other services erase on volunteers.erased"
+
+
+ERASED = "this volunteer was erased; nothing more is kept or accepted for the id"
 
 
 def _volunteer_profile(row) -> domain.VolunteerProfile:  # noqa: ANN001 - a row or mapping
@@ -222,22 +231,25 @@ async def _offer_to_fitting_volunteers(unit: Unit, opportunity: dict) -> int:
 
 def routes(runtime: ServiceRuntime) -> APIRouter:
     router = APIRouter(tags=["registration"])
+    can = runtime.auth.requires  # each data route names the scope a caller needs
 
     async def volunteer_row(session, volunteer_id: str, *, for_update: bool = False) -> dict:  # noqa: ANN001
         query = select(volunteers).where(volunteers.c.volunteer_id == volunteer_id)
         row = (await session.execute(query.with_for_update() if for_update else query)).mappings().first()
         if row is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no volunteer {volunteer_id!r}")
+            if await handlers.erased_since(session, volunteer_id) is not None:
+                raise HTTPException(status.HTTP_410_GONE, detail=ERASED)
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such volunteer")
         return dict(row)
 
     async def opportunity_row(session, opportunity_id: str) -> dict:  # noqa: ANN001
         row = (await session.execute(select(opportunities).where(
             opportunities.c.opportunity_id == opportunity_id))).mappings().first()
         if row is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no opportunity {opportunity_id!r}")
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such opportunity")
         return dict(row)
 
-    @router.post("/volunteers", status_code=status.HTTP_201_CREATED)
+    @router.post("/volunteers", status_code=status.HTTP_201_CREATED, dependencies=[can("volunteers:write")])
     async def register(body: VolunteerIn) -> VolunteerOut:
         """Register a volunteer and publish `volunteers.registered`."""
         event = VolunteerRegistered(
@@ -252,20 +264,21 @@ def routes(runtime: ServiceRuntime) -> APIRouter:
             "availability": body.availability.model_dump(mode="json") if body.availability else None,
         }
         async with runtime.unit() as unit:
+            if await handlers.erased_since(unit.session, event.volunteer_id) is not None:
+                raise HTTPException(status.HTTP_410_GONE, detail=ERASED)
             if not await insert_if_absent(unit.session, volunteers, row):
-                raise HTTPException(status.HTTP_409_CONFLICT,
-                                    detail=f"volunteer {event.volunteer_id!r} is already registered")
+                raise HTTPException(status.HTTP_409_CONFLICT, detail="a volunteer with this id is already registered")
             await unit.emit(VOLUNTEER_REGISTERED, event)
         log.info("volunteer %s registered", event.volunteer_id)
         return VolunteerOut(**row)
 
-    @router.get("/volunteers/{volunteer_id}")
-    async def get_volunteer(volunteer_id: str) -> VolunteerOut:
+    @router.get("/volunteers/{volunteer_id}", dependencies=[can("volunteers:read")])
+    async def get_volunteer(volunteer_id: SafeId) -> VolunteerOut:
         async with runtime.sessions() as session:
             return VolunteerOut(**await volunteer_row(session, volunteer_id))
 
-    @router.patch("/volunteers/{volunteer_id}")
-    async def update_volunteer(volunteer_id: str, body: VolunteerPatch) -> VolunteerOut:
+    @router.patch("/volunteers/{volunteer_id}", dependencies=[can("volunteers:write")])
+    async def update_volunteer(volunteer_id: SafeId, body: VolunteerPatch) -> VolunteerOut:
         """Change some details; publishes `volunteers.updated` when a field it carries changed."""
         sent = body.model_dump(include=body.model_fields_set)
         if "availability" in sent and body.availability is not None:
@@ -284,7 +297,7 @@ def routes(runtime: ServiceRuntime) -> APIRouter:
         log.info("volunteer %s updated (%s)", volunteer_id, ", ".join(sorted(changes)) or "nothing changed")
         return VolunteerOut(**current | changes)
 
-    @router.post("/opportunities", status_code=status.HTTP_201_CREATED)
+    @router.post("/opportunities", status_code=status.HTTP_201_CREATED, dependencies=[can("opportunities:write")])
     async def publish_opportunity(body: OpportunityIn) -> PublishedOpportunityOut:
         """Publish an opportunity; every fitting volunteer who agreed to mail gets an
         `opportunities.offered` event."""
@@ -295,15 +308,15 @@ def routes(runtime: ServiceRuntime) -> APIRouter:
         async with runtime.unit() as unit:
             row["published_at"] = unit.now
             if not await insert_if_absent(unit.session, opportunities, row):
-                raise HTTPException(status.HTTP_409_CONFLICT,
-                                    detail=f"opportunity {row['opportunity_id']!r} already exists")
+                raise HTTPException(status.HTTP_409_CONFLICT, detail="an opportunity with this id exists")
             offered = await _offer_to_fitting_volunteers(unit, row) if body.open else 0
         log.info("opportunity %s published, offered to %d volunteers", row["opportunity_id"], offered)
         return PublishedOpportunityOut(**OpportunityOut.from_row(row).model_dump(), offered_to=offered)
 
     @router.get("/opportunities/{opportunity_id}", response_model=OpportunityOut,
-                responses={200: {"content": {"text/html": {}}, "description": "JSON, or the flyer for text/html"}})
-    async def get_opportunity(opportunity_id: str, accept: Annotated[str | None, Header()] = None):  # noqa: ANN201
+                responses={200: {"content": {"text/html": {}}, "description": "JSON, or the flyer for text/html"}},
+                dependencies=[can("opportunities:read")])
+    async def get_opportunity(opportunity_id: SafeId, accept: Annotated[str | None, Header()] = None):  # noqa: ANN201
         """The opportunity as JSON, or as the flyer when the client prefers text/html."""
         async with runtime.sessions() as session:
             row = await opportunity_row(session, opportunity_id)
@@ -311,14 +324,14 @@ def routes(runtime: ServiceRuntime) -> APIRouter:
             return HTMLResponse(flyer.render_flyer(row))
         return OpportunityOut.from_row(row)
 
-    @router.get("/opportunities/{opportunity_id}/flyer", response_class=HTMLResponse)
-    async def opportunity_flyer(opportunity_id: str) -> HTMLResponse:
+    @router.get("/opportunities/{opportunity_id}/flyer", response_class=HTMLResponse, dependencies=[can("opportunities:read")])
+    async def opportunity_flyer(opportunity_id: SafeId) -> HTMLResponse:
         """A readable page about the opportunity, to share or print."""
         async with runtime.sessions() as session:
             return HTMLResponse(flyer.render_flyer(await opportunity_row(session, opportunity_id)))
 
-    @router.patch("/opportunities/{opportunity_id}")
-    async def open_or_close_opportunity(opportunity_id: str, body: OpportunityPatch) -> OpportunityOut:
+    @router.patch("/opportunities/{opportunity_id}", dependencies=[can("opportunities:write")])
+    async def open_or_close_opportunity(opportunity_id: SafeId, body: OpportunityPatch) -> OpportunityOut:
         """Close an opportunity (no more matches or applications) or open it again."""
         async with runtime.unit() as unit:
             row = await opportunity_row(unit.session, opportunity_id)
@@ -326,8 +339,8 @@ def routes(runtime: ServiceRuntime) -> APIRouter:
                                        .values(is_open=body.open))
         return OpportunityOut.from_row(row | {"is_open": body.open})
 
-    @router.post("/volunteers/{volunteer_id}/applications", status_code=status.HTTP_201_CREATED)
-    async def offer_help(volunteer_id: str, body: ApplicationIn) -> ApplicationOut:
+    @router.post("/volunteers/{volunteer_id}/applications", status_code=status.HTTP_201_CREATED, dependencies=[can("volunteers:write")])
+    async def offer_help(volunteer_id: SafeId, body: ApplicationIn) -> ApplicationOut:
         """A volunteer offers help, for an opportunity or in general; publishes
         `help.offered`, which starts the follow-up clock. The opportunity's contact
         person is the one to follow up, else the volunteer's coordinator."""
@@ -338,19 +351,16 @@ def routes(runtime: ServiceRuntime) -> APIRouter:
             if body.opportunity_id is not None:
                 opportunity = await opportunity_row(unit.session, body.opportunity_id)
                 if not opportunity["is_open"]:
-                    raise HTTPException(status.HTTP_409_CONFLICT,
-                                        detail=f"opportunity {body.opportunity_id!r} is closed")
+                    raise HTTPException(status.HTTP_409_CONFLICT, detail="the opportunity is closed")
                 if await unit.session.scalar(select(applications.c.application_id).where(
                         applications.c.volunteer_id == volunteer_id,
                         applications.c.opportunity_id == body.opportunity_id)):
                     raise HTTPException(status.HTTP_409_CONFLICT,
-                                        detail=f"volunteer {volunteer_id!r} already offered help "
-                                               f"for opportunity {body.opportunity_id!r}")
+                                        detail="the volunteer already offered help for this opportunity")
             application = dict(application_id=application_id, volunteer_id=volunteer_id,
                                opportunity_id=body.opportunity_id, offered_at=unit.now)
             if not await insert_if_absent(unit.session, applications, application):
-                raise HTTPException(status.HTTP_409_CONFLICT,
-                                    detail=f"application {application_id!r} already exists")
+                raise HTTPException(status.HTTP_409_CONFLICT, detail="an application with this id exists")
             await unit.emit(HELP_OFFERED, HelpOffered(
                 volunteer_id=volunteer_id, application_id=application_id, offered_at=unit.now,
                 opportunity_id=body.opportunity_id,
@@ -360,8 +370,19 @@ def routes(runtime: ServiceRuntime) -> APIRouter:
         log.info("volunteer %s offered help (application %s)", volunteer_id, application_id)
         return ApplicationOut(**application)
 
-    @router.get("/volunteers/{volunteer_id}/matches")
-    async def matches(volunteer_id: str) -> list[MatchOut]:
+    @router.delete("/volunteers/{volunteer_id}", status_code=status.HTTP_202_ACCEPTED, tags=["privacy"],
+                   dependencies=[can("admin")])
+    async def erase_volunteer(volunteer_id: SafeId) -> ErasureOut:
+        """Erase the person (GDPR art. 17): registration forgets them now and publishes
+        `volunteers.erased`, on which every other service erases what it holds. From then
+        on, every service refuses new data for this id (410 Gone; events are ignored)."""
+        async with runtime.unit() as unit:
+            await handlers.erase(unit, volunteer_id, unit.now)
+            await unit.emit(VOLUNTEER_ERASED, VolunteerErased(volunteer_id=volunteer_id, requested_at=unit.now))
+        return ErasureOut(volunteer_id=volunteer_id, erased_at=unit.now)
+
+    @router.get("/volunteers/{volunteer_id}/matches", dependencies=[can("volunteers:read")])
+    async def matches(volunteer_id: SafeId) -> list[MatchOut]:
         """Open opportunities that fit the volunteer, best first, each with the reasons why."""
         async with runtime.sessions() as session:
             volunteer = _volunteer_profile(await volunteer_row(session, volunteer_id))

@@ -20,6 +20,8 @@ from typing import Annotated, Literal, Union
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
 
+from shared.values import SaneDate, clean_text
+
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -48,9 +50,10 @@ def not_blank(text: str) -> str:
     return text
 
 
-# Names and labels as people type them, cleaned; blank (only spaces) is refused.
-Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(clean_name), AfterValidator(not_blank)]
-Label = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(clean_name), AfterValidator(not_blank)]
+# Names and labels as people type them: control and bidi characters refused,
+# zero-width ones removed (shared.values), inner whitespace collapsed.
+Name = Annotated[clean_text(200), AfterValidator(clean_name)]
+Label = Annotated[clean_text(100), AfterValidator(clean_name)]
 Labels = Annotated[list[Label], Field(max_length=50), AfterValidator(clean_labels)]
 
 # --- availability -------------------------------------------------------------------------
@@ -95,7 +98,7 @@ class OneOff(_Slot):
     """Once, on this date."""
 
     kind: Literal["one-off"] = "one-off"
-    on: date
+    on: SaneDate
     parts_of_day: list[PartOfDay] = Field(default_factory=list, max_length=3)
 
 

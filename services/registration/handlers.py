@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from sqlalchemy import delete, select
 
@@ -20,8 +21,7 @@ async def remember_registration(unit: Unit, event: Envelope) -> None:
     registrations come back here too and change nothing. A registration from before
     the volunteer's erasure (late, or replayed) is ignored."""
     data: VolunteerRegistered = event.data
-    erased_at = await unit.session.scalar(select(erasures.c.erased_at).where(
-        erasures.c.volunteer_id == data.volunteer_id))
+    erased_at = await erased_since(unit.session, data.volunteer_id)
     if erased_at is not None and data.registered_at <= erased_at:
         log.info("registration of %s predates its erasure; ignored", data.volunteer_id)
         return
@@ -34,17 +34,25 @@ async def remember_registration(unit: Unit, event: Envelope) -> None:
 
 
 async def erase_personal_data(unit: Unit, event: Envelope) -> None:
-    """GDPR erasure: the volunteer's row (name, email, availability, interests, …) and
-    their applications go; only the bare id and the moment of erasure stay."""
     data: VolunteerErased = event.data
-    await unit.session.execute(delete(applications).where(applications.c.volunteer_id == data.volunteer_id))
-    await unit.session.execute(delete(volunteers).where(volunteers.c.volunteer_id == data.volunteer_id))
-    erased_at = await unit.session.scalar(select(erasures.c.erased_at).where(
-        erasures.c.volunteer_id == data.volunteer_id))
+    await erase(unit, data.volunteer_id, data.requested_at)
+
+
+async def erase(unit: Unit, volunteer_id: str, requested_at: datetime) -> None:
+    """GDPR erasure: the volunteer's row (name, email, availability, interests, …),
+    their applications and their unpublished events go; only the bare id and the
+    moment of erasure stay, so that nothing new is accepted for the id."""
+    await unit.forget_pending_events(volunteer_id)
+    await unit.session.execute(delete(applications).where(applications.c.volunteer_id == volunteer_id))
+    await unit.session.execute(delete(volunteers).where(volunteers.c.volunteer_id == volunteer_id))
+    erased_at = await erased_since(unit.session, volunteer_id)
     if erased_at is None:
-        await insert_if_absent(unit.session, erasures, dict(volunteer_id=data.volunteer_id,
-                                                            erased_at=data.requested_at))
-    elif data.requested_at > erased_at:
-        await unit.session.execute(erasures.update().where(erasures.c.volunteer_id == data.volunteer_id)
-                                   .values(erased_at=data.requested_at))
-    log.info("personal data of volunteer %s erased", data.volunteer_id)
+        await insert_if_absent(unit.session, erasures, dict(volunteer_id=volunteer_id, erased_at=requested_at))
+    elif requested_at > erased_at:
+        await unit.session.execute(erasures.update().where(erasures.c.volunteer_id == volunteer_id)
+                                   .values(erased_at=requested_at))
+    log.info("personal data of volunteer %s erased", volunteer_id)
+
+
+async def erased_since(session, volunteer_id: str) -> datetime | None:  # noqa: ANN001
+    return await session.scalar(select(erasures.c.erased_at).where(erasures.c.volunteer_id == volunteer_id))

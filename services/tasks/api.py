@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime
 
 from fastapi import APIRouter, HTTPException, status
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,8 +21,8 @@ from services.tasks.tables import shifts
 from shared.contracts import SHIFT_COMPLETED, SHIFT_MISSED, ShiftCompleted, ShiftMissed
 from shared.delivery import Unit
 from shared.service import ServiceRuntime
+from shared.values import SafeId, SaneDatetime, ShortText
 
-VolunteerId = Field(min_length=1, max_length=200)
 
 
 def _ends_after_start(start: datetime | None, end: datetime | None) -> None:
@@ -31,20 +31,19 @@ def _ends_after_start(start: datetime | None, end: datetime | None) -> None:
 
 
 class CompletedShiftIn(BaseModel):
-    shift_id: str | None = Field(default=None, min_length=1, max_length=200)
-    volunteer_id: str = VolunteerId
-    started_at: AwareDatetime
-    ended_at: AwareDatetime
-    task: str | None = Field(default=None, max_length=200)
+    shift_id: SafeId | None = None
+    volunteer_id: SafeId
+    started_at: SaneDatetime
+    ended_at: SaneDatetime
+    task: ShortText | None = None
 
 
 class ScheduleShiftIn(BaseModel):
-    shift_id: str | None = Field(default=None, min_length=1, max_length=200)
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
-    task: str | None = Field(default=None, max_length=200)
-    volunteer_id: str | None = Field(default=None, min_length=1, max_length=200,
-                                     description="Assign right away (optional).")
+    shift_id: SafeId | None = None
+    starts_at: SaneDatetime
+    ends_at: SaneDatetime
+    task: ShortText | None = None
+    volunteer_id: SafeId | None = Field(default=None, description="Assign right away (optional).")
 
     @model_validator(mode="after")
     def _check(self) -> "ScheduleShiftIn":
@@ -53,12 +52,12 @@ class ScheduleShiftIn(BaseModel):
 
 
 class AssignIn(BaseModel):
-    volunteer_id: str = VolunteerId
+    volunteer_id: SafeId
 
 
 class CompleteIn(BaseModel):
-    started_at: AwareDatetime | None = Field(default=None, description="Default: the scheduled start.")
-    ended_at: AwareDatetime | None = Field(default=None, description="Default: the scheduled end.")
+    started_at: SaneDatetime | None = Field(default=None, description="Default: the scheduled start.")
+    ended_at: SaneDatetime | None = Field(default=None, description="Default: the scheduled end.")
 
     @model_validator(mode="after")
     def _check(self) -> "CompleteIn":
@@ -88,34 +87,37 @@ class ShiftSummaryOut(BaseModel):
 
 def routes(runtime: ServiceRuntime) -> APIRouter:
     router = APIRouter(tags=["tasks"])
+    can = runtime.auth.requires  # each data route names the scope a caller needs
 
-    @router.post("/shifts", status_code=status.HTTP_201_CREATED)
+    @router.post("/shifts", status_code=status.HTTP_201_CREATED, dependencies=[can("shifts:write")])
     async def schedule_shift(body: ScheduleShiftIn) -> ShiftOut:
         """Schedule a shift, assigned to a volunteer right away when one is named."""
         shift_id = body.shift_id or str(uuid.uuid4())
         async with runtime.unit() as unit:
+            await _refuse_erased(unit, body.volunteer_id)
             if await unit.session.scalar(select(1).select_from(shifts).where(shifts.c.shift_id == shift_id)):
-                raise HTTPException(status.HTTP_409_CONFLICT, detail=f"shift {shift_id!r} already exists")
+                raise HTTPException(status.HTTP_409_CONFLICT, detail="a shift with this id exists")
             await unit.session.execute(shifts.insert().values(
                 shift_id=shift_id, volunteer_id=body.volunteer_id,
                 status="assigned" if body.volunteer_id else "scheduled", task=body.task,
                 scheduled_start=body.starts_at, scheduled_end=body.ends_at, reported_by=runtime.name))
             return await _shift_out(unit.session, shift_id)
 
-    @router.get("/shifts/{shift_id}")
-    async def get_shift(shift_id: str) -> ShiftOut:
+    @router.get("/shifts/{shift_id}", dependencies=[can("shifts:read")])
+    async def get_shift(shift_id: SafeId) -> ShiftOut:
         async with runtime.sessions() as session:
             return await _shift_out(session, shift_id)
 
-    @router.post("/shifts/{shift_id}/assign")
-    async def assign_shift(shift_id: str, body: AssignIn) -> ShiftOut:
+    @router.post("/shifts/{shift_id}/assign", dependencies=[can("shifts:write")])
+    async def assign_shift(shift_id: SafeId, body: AssignIn) -> ShiftOut:
         """Assign the shift to a volunteer (or to another one)."""
         async with runtime.unit() as unit:
+            await _refuse_erased(unit, body.volunteer_id)
             await _step(unit, shift_id, "assign", volunteer_id=body.volunteer_id)
             return await _shift_out(unit.session, shift_id)
 
-    @router.post("/shifts/{shift_id}/complete")
-    async def complete_scheduled_shift(shift_id: str, body: CompleteIn | None = None) -> ShiftOut:
+    @router.post("/shifts/{shift_id}/complete", dependencies=[can("shifts:write")])
+    async def complete_scheduled_shift(shift_id: SafeId, body: CompleteIn | None = None) -> ShiftOut:
         """The assigned volunteer did the shift; publishes `shifts.completed`."""
         body = body or CompleteIn()
         async with runtime.unit() as unit:
@@ -127,13 +129,13 @@ def routes(runtime: ServiceRuntime) -> APIRouter:
                 event = ShiftCompleted(shift_id=shift_id, volunteer_id=shift.volunteer_id,
                                        started_at=started_at, ended_at=ended_at, task=shift.task)
             except ValueError:  # raised inside the transaction: the step is rolled back
-                raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY,
+                raise HTTPException(422,
                                     detail="the end of the shift is before its start") from None
             await unit.emit(SHIFT_COMPLETED, event)
             return await _shift_out(unit.session, shift_id)
 
-    @router.post("/shifts/{shift_id}/missed")
-    async def mark_shift_missed(shift_id: str) -> ShiftOut:
+    @router.post("/shifts/{shift_id}/missed", dependencies=[can("shifts:write")])
+    async def mark_shift_missed(shift_id: SafeId) -> ShiftOut:
         """The assigned volunteer did not turn up; publishes `shifts.missed`."""
         async with runtime.unit() as unit:
             shift = await _step(unit, shift_id, "miss")
@@ -141,27 +143,28 @@ def routes(runtime: ServiceRuntime) -> APIRouter:
                 shift_id=shift_id, volunteer_id=shift.volunteer_id, scheduled_start=shift.scheduled_start))
             return await _shift_out(unit.session, shift_id)
 
-    @router.post("/shifts/{shift_id}/cancel")
-    async def cancel_shift(shift_id: str) -> ShiftOut:
+    @router.post("/shifts/{shift_id}/cancel", dependencies=[can("shifts:write")])
+    async def cancel_shift(shift_id: SafeId) -> ShiftOut:
         async with runtime.unit() as unit:
             await _step(unit, shift_id, "cancel")
             return await _shift_out(unit.session, shift_id)
 
-    @router.post("/shifts/completed", status_code=status.HTTP_201_CREATED)
+    @router.post("/shifts/completed", status_code=status.HTTP_201_CREATED, dependencies=[can("shifts:write")])
     async def record_completed_shift(body: CompletedShiftIn) -> dict:
         """Record a completed shift (or complete a scheduled one with this id) and publish `shifts.completed`."""
         try:
             event = ShiftCompleted(**body.model_dump(exclude={"shift_id"}), shift_id=body.shift_id or str(uuid.uuid4()))
-        except ValueError as error:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, detail=str(error)) from None
+        except ValueError:
+            raise HTTPException(422, detail="the end of the shift is before its start") from None
         async with runtime.unit() as unit:
+            await _refuse_erased(unit, event.volunteer_id)
             if not await handlers.complete_reported_shift(unit, event, reported_by=runtime.name):
-                raise HTTPException(status.HTTP_409_CONFLICT, detail=f"shift {event.shift_id!r} is already recorded")
+                raise HTTPException(status.HTTP_409_CONFLICT, detail="this shift is already recorded")
             await unit.emit(SHIFT_COMPLETED, event)
         return {"shift_id": event.shift_id}
 
-    @router.get("/volunteers/{volunteer_id}/shifts")
-    async def shift_summary(volunteer_id: str) -> ShiftSummaryOut:
+    @router.get("/volunteers/{volunteer_id}/shifts", dependencies=[can("volunteers:read")])
+    async def shift_summary(volunteer_id: SafeId) -> ShiftSummaryOut:
         """Shift count, hours, first and last shift, and no-shows of one volunteer."""
         async with runtime.sessions() as session:
             rows = await session.execute(select(shifts.c.started_at, shifts.c.ended_at).where(
@@ -178,8 +181,14 @@ async def _load(unit: Unit, shift_id: str):  # noqa: ANN202 - a Row
     shift = (await unit.session.execute(
         select(shifts).where(shifts.c.shift_id == shift_id).with_for_update())).first()
     if shift is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no shift {shift_id!r}")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such shift")
     return shift
+
+
+async def _refuse_erased(unit: Unit, volunteer_id: str | None) -> None:
+    """An erased person's id takes no new data (GDPR: they asked to be forgotten)."""
+    if volunteer_id is not None and await handlers.is_erased(unit, volunteer_id):
+        raise HTTPException(status.HTTP_410_GONE, detail="this volunteer was erased; no new data is accepted for the id")
 
 
 async def _step(unit: Unit, shift_id: str, action: domain.Action, **changes):  # noqa: ANN202 - a Row
@@ -197,5 +206,5 @@ async def _step(unit: Unit, shift_id: str, action: domain.Action, **changes):  #
 async def _shift_out(session: AsyncSession, shift_id: str) -> ShiftOut:
     shift = (await session.execute(select(shifts).where(shifts.c.shift_id == shift_id))).first()
     if shift is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no shift {shift_id!r}")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such shift")
     return ShiftOut(**{name: getattr(shift, name) for name in ShiftOut.model_fields})

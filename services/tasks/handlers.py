@@ -22,6 +22,7 @@ async def erase_volunteer(unit: Unit, event: Envelope) -> None:
     """GDPR erasure: the shifts stay (the organisation's hours), without the link to
     the volunteer; shifts they were assigned to are open again."""
     data: VolunteerErased = event.data
+    await unit.forget_pending_events(data.volunteer_id)
     await insert_if_absent(unit.session, erasures, dict(volunteer_id=data.volunteer_id,
                                                         requested_at=data.requested_at))
     await unit.session.execute(update(shifts).where(

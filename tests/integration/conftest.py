@@ -7,18 +7,21 @@ import contextlib
 import inspect
 import json
 import logging
+import secrets
 import time
 from datetime import datetime, timezone
 import uuid
 from collections.abc import Callable
 from contextlib import ExitStack
 
+import httpx
 import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from shared.auth import TokenFile
 from shared.envelope import structured_record
 from shared.kafka import ensure_topics
 from shared.service import ServiceDefinition, ServiceRuntime
@@ -55,11 +58,21 @@ async def database_url(infra: Infrastructure) -> str:
 
 
 @pytest.fixture
-def settings(infra: Infrastructure, database_url: str):
+def settings(infra: Infrastructure, database_url: str, tmp_path):
     # A fresh consumer group per test: each test reads the topics from the start
     # and must therefore pick out its own records (by unique volunteer ids).
+    # Secrets are made per test run: the repository ships none.
     return load_settings(kafka_bootstrap_servers=infra.kafka_bootstrap, database_url=database_url,
-                         kafka_group_prefix=f"test-{uuid.uuid4().hex[:8]}")
+                         kafka_group_prefix=f"test-{uuid.uuid4().hex[:8]}",
+                         unsubscribe_secret=secrets.token_urlsafe(32), api_tokens_file=tmp_path / "api-tokens.json")
+
+
+def api_client(runtime: ServiceRuntime, *scopes: str) -> httpx.AsyncClient:
+    """An HTTP client of the runtime's API holding a new token with `scopes` (default: admin)."""
+    token = TokenFile(runtime.settings.api_tokens_file).create(f"test-{uuid.uuid4().hex[:8]}",
+                                                                list(scopes or ("admin",)))
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=runtime.http_app()), base_url="http://127.0.0.1",
+                             headers={"Authorization": f"Bearer {token}"})
 
 
 async def skip_history(settings, definition: ServiceDefinition) -> None:

@@ -25,7 +25,7 @@ from shared.contracts import (
     VOLUNTEER_REGISTERED,
     VOLUNTEER_UPDATED,
 )
-from tests.integration.conftest import eventually, read_topic, structured
+from tests.integration.conftest import api_client, eventually, read_topic, structured
 
 OFFERED_AT = datetime.fromisoformat("2026-09-01T10:00:00+02:00")
 DAY, MINUTE = timedelta(days=1), timedelta(minutes=1)
@@ -35,7 +35,7 @@ LONG_AGO = datetime.fromisoformat("2020-01-01T00:00:00+00:00")
 
 
 def client(runtime) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=runtime.http_app()), base_url="http://test")
+    return api_client(runtime)
 
 
 def unique(name: str) -> str:

@@ -23,9 +23,8 @@ async def test_consumer_survives_a_database_outage(start_service, producer, sett
     proxy = TcpProxy(url.hostname, url.port or 5432)
     await proxy.start()
     proxied = url._replace(netloc=f"{url.username}:{url.password}@127.0.0.1:{proxy.port}")
-    runtime = await start_service(appreciation, settings=load_settings(
-        kafka_bootstrap_servers=settings.kafka_bootstrap_servers, database_url=urlunsplit(proxied),
-        kafka_group_prefix=settings.kafka_group_prefix))
+    runtime = await start_service(appreciation, settings=settings.model_copy(
+        update={"database_url": load_settings(database_url=urlunsplit(proxied)).database_url}))
     try:
         volunteer = f"v-outage-{uuid.uuid4().hex[:8]}"
         await eventually(lambda: runtime.consumer.consumer.assignment())

@@ -16,11 +16,11 @@ from services.checkins.tables import clocks
 from services.registration.service import definition as registration
 from services.registration.tables import volunteers as registered_volunteers
 from services.tasks.service import definition as tasks
-from tests.integration.conftest import equals, eventually, read_topic
+from tests.integration.conftest import api_client, equals, eventually, read_topic
 
 
 def client(runtime) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=runtime.http_app()), base_url="http://test")
+    return api_client(runtime)
 
 
 async def scalar(runtime, query):
@@ -77,7 +77,7 @@ async def test_invalid_http_input_gets_a_reason_per_field_and_writes_nothing(sta
         first = await http.post("/volunteers", json={"volunteer_id": "twice", "name": "A", "email": "a@example.org"})
         again = await http.post("/volunteers", json={"volunteer_id": "twice", "name": "B", "email": "b@example.org"})
         assert (first.status_code, again.status_code) == (201, 409)
-        assert again.json()["detail"] == "volunteer 'twice' is already registered"
+        assert again.json()["detail"] == "a volunteer with this id is already registered"
     assert await scalar(runtime, select(func.count()).select_from(registered_volunteers)) == 1
     assert await scalar(runtime, select(func.count()).select_from(registration.tables.outbox)) <= 1
 

@@ -15,13 +15,13 @@ from sqlalchemy import func, select
 
 from services.registration.service import definition as registration
 from services.registration.tables import applications, erasures, opportunities, volunteers
-from tests.integration.conftest import eventually, read_topic, structured
+from tests.integration.conftest import api_client, eventually, read_topic, structured
 
 FIRST_THURSDAY_AFTERNOON = {"kind": "monthly", "week": "first", "weekday": "thursday", "parts_of_day": ["afternoon"]}
 
 
 def client(runtime) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=runtime.http_app()), base_url="http://test")
+    return api_client(runtime)
 
 
 def unique(name: str) -> str:
@@ -197,7 +197,7 @@ async def test_erasure_removes_the_volunteers_personal_data(start_service, produ
     assert await scalar(runtime, select(func.count()).select_from(applications)
                         .where(applications.c.volunteer_id == erased)) == 0
     async with client(runtime) as http:
-        assert (await http.get(f"/volunteers/{erased}")).status_code == 404
+        assert (await http.get(f"/volunteers/{erased}")).status_code == 410  # gone, and not to come back
         assert (await http.get(f"/volunteers/{kept}")).status_code == 200
 
     # a registration from before the erasure that arrives late does not bring the data back
