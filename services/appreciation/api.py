@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Form, HTTPException, status
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Form, HTTPException, Query, status
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select, update
 
 from services.appreciation import messages
 from services.appreciation.tables import ledger, mails, volunteers
 from shared.service import ServiceRuntime
+from shared.values import SafeId
 
 PAGE = """<!doctype html><html lang="nl"><meta charset="utf-8"><title>dankjewel</title>
 <body style="font-family:sans-serif;max-width:36em;margin:3em auto">{body}</body></html>"""
@@ -19,7 +22,7 @@ def routes(runtime: ServiceRuntime) -> APIRouter:
     can = runtime.auth.requires  # each data route names the scope a caller needs
 
     @router.get("/volunteers/{volunteer_id}/milestones", dependencies=[can("volunteers:read")])
-    async def milestones(volunteer_id: str) -> list[dict]:
+    async def milestones(volunteer_id: SafeId) -> list[dict]:
         """The milestones in the ledger for one volunteer, oldest first."""
         async with runtime.sessions() as session:
             rows = await session.execute(
@@ -28,14 +31,15 @@ def routes(runtime: ServiceRuntime) -> APIRouter:
                     for r in rows]
 
     @router.get("/mails", dependencies=[can("mail:read")])
-    async def mail_queue(status_filter: str | None = None, limit: int = 100) -> list[dict]:
+    async def mail_queue(status_filter: Literal["pending", "sent", "failed", "skipped"] | None = None,
+                         limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict]:
         """The mail queue (newest first): what was sent, is pending, failed or skipped, and why."""
         query = select(mails.c.id, mails.c.volunteer_id, mails.c.occasion, mails.c.notification, mails.c.audience,
                        mails.c.status, mails.c.attempts, mails.c.last_error, mails.c.created_at, mails.c.sent_at)
         if status_filter:
             query = query.where(mails.c.status == status_filter)
         async with runtime.sessions() as session:
-            rows = await session.execute(query.order_by(mails.c.id.desc()).limit(min(limit, 1000)))
+            rows = await session.execute(query.order_by(mails.c.id.desc()).limit(limit))
             return [dict(row._mapping) for row in rows]
 
     def volunteer_of(token: str) -> str:

@@ -8,7 +8,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from email import policy
-from email.headerregistry import BaseHeader, HeaderRegistry
+from email.headerregistry import BaseHeader, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage
 from email.utils import formataddr
 from functools import lru_cache
@@ -60,8 +60,22 @@ class _HeaderClasses(HeaderRegistry):
         self._classes.pop(name.lower(), None)
 
 
-# email.policy.default in every respect but the header class cache.
-POLICY = policy.default.clone(header_factory=_HeaderClasses())
+class UrlListHeader(UnstructuredHeader):
+    """List-Unsubscribe holds `<URL>` (RFC 2369). The default folding turns a URL longer
+    than a line into RFC 2047 encoded words, which mail clients do not decode there, so
+    the one-click link would not work; it stays on one line (RFC 5322 allows 998)."""
+
+    def fold(self, *, policy) -> str:  # noqa: ANN001
+        return f"{self.name}: {self}{policy.linesep}"
+
+
+def mail_headers(registry: HeaderRegistry) -> HeaderRegistry:
+    registry.map_to_type("list-unsubscribe", UrlListHeader)
+    return registry
+
+
+# email.policy.default in every respect but the header class cache and List-Unsubscribe.
+POLICY = policy.default.clone(header_factory=mail_headers(_HeaderClasses()))
 
 
 @lru_cache(maxsize=None)

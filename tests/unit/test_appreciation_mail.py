@@ -171,3 +171,13 @@ def test_start_up_refuses_an_unusable_unsubscribe_secret_and_names_it(secret, pr
     with pytest.raises(SettingsError, match=problem) as refused:
         messages.check_unsubscribe_secrets(settings)
     assert "dankjewel-development-secret" not in str(refused.value)  # the message does not repeat the secret
+
+
+def test_the_unsubscribe_header_is_one_plain_line_a_mail_client_can_follow():
+    raw = build("first-shift-thanks", "nl").as_bytes()
+    line = next(line for line in raw.split(b"\n") if line.startswith(b"List-Unsubscribe:"))
+    url = messages.unsubscribe_url(SETTINGS, "v-henk").split("/unsubscribe/")[0]
+    assert line.startswith(b"List-Unsubscribe: <" + url.encode() + b"/unsubscribe/") and line.rstrip().endswith(b">")
+    assert b"=?" not in line and len(line) < 998
+    token = line.rstrip()[:-1].rsplit(b"/", 1)[1].decode()
+    assert messages.volunteer_of_token(SETTINGS, token) is not None

@@ -8,6 +8,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 from email import policy
+from email.headerregistry import HeaderRegistry
 
 import pytest
 from aiosmtplib.email import flatten_message
@@ -54,7 +55,8 @@ def test_cached_policy_gives_the_bytes_of_the_default_policy(monkeypatch, notifi
     # Unsubscribe tokens are encrypted with a random IV: the same one for both builds.
     monkeypatch.setattr(messages, "unsubscribe_token", lambda settings, volunteer_id: "fixed-token")
     fast = _wire(notification, language, audience, context, name)
-    monkeypatch.setattr(messages, "POLICY", policy.default)
+    monkeypatch.setattr(messages, "POLICY", policy.default.clone(
+        header_factory=messages.mail_headers(HeaderRegistry())))
     monkeypatch.setattr(messages, "_from_header", lambda mail_from: messages.formataddr(
         ("dankjewel", messages.header_value(mail_from))))
     assert _wire(notification, language, audience, context, name) == fast
