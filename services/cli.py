@@ -213,6 +213,87 @@ def tokens_scopes() -> None:
         typer.echo(f"{scope:<20} {meaning}")
 
 
+users = typer.Typer(help="Accounts of the coordinators and administrators who sign in to the console.",
+                    no_args_is_help=True)
+app.add_typer(users, name="users")
+
+
+def _users_command(action):  # noqa: ANN001, ANN202
+    """Run `action(connection)` in one transaction on the console's tables (created if needed)."""
+    from services.console.accounts import AccountError
+
+    settings = _settings()
+    try:
+        return asyncio.run(_on_console_tables(settings, action))
+    except AccountError as error:
+        typer.echo(f"dankjewel: {error}", err=True)
+        raise typer.Exit(2) from None
+
+
+async def _on_console_tables(settings, action):  # noqa: ANN001, ANN202
+    from services.console.accounts import MIGRATIONS_DIR
+    from shared.db import create_engine, migrate
+
+    engine = create_engine(settings.database_url)
+    try:
+        await migrate(engine, "console", MIGRATIONS_DIR)
+        async with engine.begin() as connection:
+            return await action(connection)
+    finally:
+        await engine.dispose()
+
+
+@users.command("add")
+def users_add(
+    email: Annotated[str, typer.Argument(help="Their email address (stored lower-case)")],
+    role: Annotated[str, typer.Option(help="coordinator or admin")],
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password (at least 12 "
+                                                                           "characters) from the first line of "
+                                                                           "standard input")] = False,
+    language: Annotated[str, typer.Option(help="nl or en")] = "nl",
+) -> None:
+    """Add an account. The password comes from standard input, never from the command
+    line, where other users of the machine and the shell history would see it."""
+    import sys
+
+    from services.console.accounts import add_user
+
+    if not password_stdin:
+        typer.echo("dankjewel: give --password-stdin and the password on standard input", err=True)
+        raise typer.Exit(2)
+    if sys.stdin.isatty():  # typed by hand: do not show it on the screen
+        import getpass
+
+        password = getpass.getpass("password: ")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    address = _users_command(lambda connection: add_user(connection, email, role, password, language))
+    typer.echo(f"account {address} ({role}, {language}) added")
+
+
+@users.command("list")
+def users_list() -> None:
+    """Every account's address, role, language, and when it was created or disabled (never the password hash)."""
+    from services.console.accounts import list_users
+
+    accounts = _users_command(list_users)
+    if not accounts:
+        typer.echo("no accounts")
+    for account in accounts:
+        disabled = f"disabled {account.disabled_at.isoformat(timespec='seconds')}" if account.disabled_at else "active"
+        typer.echo(f"{account.email:<40} {account.role:<12} {account.language}  "
+                   f"created {account.created_at.isoformat(timespec='seconds')}  {disabled}")
+
+
+@users.command("disable")
+def users_disable(email: Annotated[str, typer.Argument(help="Their email address")]) -> None:
+    """Disable an account: its sessions stop working at their next request."""
+    from services.console.accounts import disable_user
+
+    _users_command(lambda connection: disable_user(connection, email))
+    typer.echo(f"account {email.strip().lower()} disabled")
+
+
 @app.command()
 def export(
     volunteer_id: Annotated[str, typer.Argument(help="Whose data, e.g. henk")],

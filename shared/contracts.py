@@ -134,11 +134,21 @@ class MilestoneReached(EventData):
 
 
 class AppreciationSent(EventData):
-    """An appreciation or coordinator mail was accepted by the SMTP server."""
+    """An appreciation or coordinator mail was accepted by the SMTP server. Superseded by v2."""
 
     milestone: str = Field(max_length=100)
     notification: str = Field(max_length=100, examples=["first-shift-thanks", "coordinator-reminder"])
     recipient: EmailStr
+
+
+class AppreciationSentV2(EventData):
+    """An appreciation or coordinator mail was accepted by the SMTP server. Supersedes
+    dankjewel.appreciation.sent.v1 on the same topic: says to whom by role, not by
+    e-mail address (no consumer needed the address)."""
+
+    milestone: str = Field(max_length=100)
+    notification: str = Field(max_length=100, examples=["first-shift-thanks", "coordinator-reminder"])
+    audience: Literal["volunteer", "coordinator", "lead"]
 
 
 class AlertRaised(EventData):
@@ -147,6 +157,16 @@ class AlertRaised(EventData):
     reason: str = Field(max_length=200, examples=["follow-up-overdue", "quiet-volunteer"])
     coordinator_email: EmailStr
     due_since: SaneDatetime
+
+
+class AlertAcknowledged(EventData):
+    """A coordinator took on an alert in the console ("I'll take this"), so the other
+    coordinators know it is in hand. `by` is the console account's opaque id."""
+
+    reason: str = Field(max_length=200, examples=["intake-overdue", "quiet-volunteer"])
+    due_since: SaneDatetime
+    acknowledged_at: SaneDatetime
+    by: SafeId
 
 
 @dataclass(frozen=True)
@@ -170,6 +190,9 @@ CHECKIN_COMPLETED = EventType("dankjewel.checkin.completed.v1", "checkins.comple
 MILESTONE_REACHED = EventType("dankjewel.milestone.reached.v1", "milestones.reached", MilestoneReached)
 APPRECIATION_SENT = EventType("dankjewel.appreciation.sent.v1", "appreciations.sent", AppreciationSent)
 ALERT_RAISED = EventType("dankjewel.alert.raised.v1", "alerts.raised", AlertRaised)
+# v1 is no longer published; it stays in the catalogue so records already on the topic still parse.
+APPRECIATION_SENT_V2 = EventType("dankjewel.appreciation.sent.v2", "appreciations.sent", AppreciationSentV2)
+ALERT_ACKNOWLEDGED = EventType("dankjewel.alert.acknowledged.v1", "alerts.acknowledged", AlertAcknowledged)
 
 VOLUNTEER_UPDATED = EventType("dankjewel.volunteer.updated.v1", "volunteers.updated", VolunteerUpdated)
 VOLUNTEER_ERASED = EventType("dankjewel.volunteer.erased.v1", "volunteers.erased", VolunteerErased)
@@ -191,26 +214,8 @@ CATALOGUE: tuple[EventType, ...] = (
     OPPORTUNITY_OFFERED,
     SHIFT_MISSED,
     FOLLOWUP_OVERDUE,
+    APPRECIATION_SENT_V2,
+    ALERT_ACKNOWLEDGED,
 )
 BY_TYPE: dict[str, EventType] = {event.type: event for event in CATALOGUE}
 
-
-# --- appended: types that supersede a v1 above --------------------------------
-
-class AppreciationSentV2(EventData):
-    """An appreciation or coordinator mail was accepted by the SMTP server. Supersedes
-    dankjewel.appreciation.sent.v1 on the same topic: says to whom by role, not by
-    e-mail address (no consumer needed the address)."""
-
-    milestone: str = Field(max_length=100)
-    notification: str = Field(max_length=100, examples=["first-shift-thanks", "coordinator-reminder"])
-    audience: Literal["volunteer", "coordinator", "lead"]
-
-
-# dankjewel.appreciation.sent.v1 (APPRECIATION_SENT) is no longer published; it stays
-# in the catalogue so records already on the topic still parse.
-APPRECIATION_SENT_V2 = EventType("dankjewel.appreciation.sent.v2", "appreciations.sent", AppreciationSentV2)
-
-# Added here rather than in the tuple above: the model is defined after it.
-CATALOGUE = (*CATALOGUE, APPRECIATION_SENT_V2)
-BY_TYPE[APPRECIATION_SENT_V2.type] = APPRECIATION_SENT_V2

@@ -45,6 +45,8 @@ class ServiceDefinition:
     # Loads what a batch of consumed events needs before its handlers run (optional).
     prepare_batch: PrepareBatch | None = None
     routes: Callable[["ServiceRuntime"], APIRouter] | None = None
+    # Installs what a router cannot carry (exception handlers) on the service's app.
+    http_setup: Callable[[FastAPI], None] | None = None
     http_port: int = 8000
     # Time-based rules: sweep(runtime, as_of) raises what is due at `as_of` and
     # returns how many things it raised. Running it twice raises nothing twice.
@@ -221,6 +223,8 @@ class ServiceRuntime:
 
         if d.routes is not None:
             app.include_router(d.routes(self))
+        if d.http_setup is not None:
+            d.http_setup(app)
         return app
 
     async def export(self, volunteer_id: str) -> dict:

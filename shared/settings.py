@@ -92,6 +92,12 @@ class Settings(BaseSettings):
     quiet_after_days: int = Field(default=60, ge=1)
     sweep_interval_seconds: float = Field(default=900, gt=0, description="How often time-based rules run")
 
+    # Coordinator console
+    console_session_secret: SecretStr | None = Field(default=None, description="Signs console sign-in cookies")
+    console_base_url: str = Field(default="http://127.0.0.1:8000/console",
+                                  description="Where the console is reachable (links in coordinator mail)")
+    console_session_hours: int = Field(default=12, ge=1, le=24 * 30)
+
     # HTTP
     api_tokens_file: Path = Field(default=Path("var/api-tokens.json"),
                                   description="Hashes of the API tokens (`dankjewel tokens create`)")

@@ -64,7 +64,8 @@ def settings(infra: Infrastructure, database_url: str, tmp_path):
     # Secrets are made per test run: the repository ships none.
     return load_settings(kafka_bootstrap_servers=infra.kafka_bootstrap, database_url=database_url,
                          kafka_group_prefix=f"test-{uuid.uuid4().hex[:8]}",
-                         unsubscribe_secret=secrets.token_urlsafe(32), api_tokens_file=tmp_path / "api-tokens.json")
+                         unsubscribe_secret=secrets.token_urlsafe(32), console_session_secret=secrets.token_urlsafe(32),
+                         api_tokens_file=tmp_path / "api-tokens.json")
 
 
 def api_client(runtime: ServiceRuntime, *scopes: str) -> httpx.AsyncClient:

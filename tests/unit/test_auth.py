@@ -87,7 +87,8 @@ def test_scopes(token_file, held, asked, allowed):
 
 def _runtimes(tmp_path):
     settings = load_settings(api_tokens_file=tmp_path / "api-tokens.json",
-                             unsubscribe_secret=secrets.token_urlsafe(32))
+                             unsubscribe_secret=secrets.token_urlsafe(32),
+                             console_session_secret=secrets.token_urlsafe(32))
     return [ServiceRuntime(definition, settings) for definition in all_services().values()]
 
 
@@ -170,3 +171,20 @@ def test_the_cli_prints_the_token_last_and_lists_without_it(tmp_path, monkeypatc
     assert json.loads((tmp_path / "tokens.json").read_text())["tokens"][0]["revoked_at"]
     refused = runner.invoke(app, ["tokens", "create", "x", "--scope", "everything"])
     assert refused.exit_code == 2 and "unknown scope everything" in refused.output
+
+
+def test_every_console_page_sends_a_caller_without_a_session_to_the_sign_in_page(tmp_path):
+    from fastapi.routing import APIRoute
+
+    from services.console import web
+
+    runtime = next(r for r in _runtimes(tmp_path) if r.name == "console")
+    app = runtime.http_app()
+    pages = [(method, route.path) for route in web.routes(runtime).routes if isinstance(route, APIRoute)
+             for method in route.methods]
+    assert len(pages) >= 6
+    with TestClient(app, base_url="http://127.0.0.1", follow_redirects=False) as client:
+        for method, path in pages:
+            response = client.request(method, re.sub(r"\{[^}]+\}", "1", path))
+            assert response.status_code == 303, (method, path, response.status_code)
+            assert response.headers["location"].startswith("/login?next="), (method, path)

@@ -1,0 +1,57 @@
+"""The console's rules as pure functions: which event answers which alert, what a
+coordinator is asked to do, who is due for an anniversary, and how names are searched."""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+
+# Alerts appreciation raises (alerts.raised `reason`), the check-in that answers each
+# when a coordinator says "I spoke to them", and what the console suggests doing.
+CHECKIN_FOR_REASON = {"intake-overdue": "intake", "onboarding-overdue": "onboarding",
+                      "periodic-overdue": "periodic", "quiet-volunteer": "periodic", "missed-shifts": "periodic"}
+
+
+def checkin_kind_for(reason: str) -> str:
+    """The kind of check-in a conversation about this alert is."""
+    return CHECKIN_FOR_REASON.get(reason, "periodic")
+
+
+def closed_by_checkin(reason: str, checkin_kind: str) -> bool:
+    """A held check-in answers the overdue contact moment of its own kind, and any
+    conversation answers worries about a quiet volunteer or missed shifts."""
+    return reason == f"{checkin_kind}-overdue" or reason in ("quiet-volunteer", "missed-shifts")
+
+
+def closed_by_shift(reason: str) -> bool:
+    """A completed shift shows the volunteer is active again."""
+    return reason in ("quiet-volunteer", "missed-shifts")
+
+
+@dataclass(frozen=True)
+class Anniversary:
+    years: int
+    on: date
+
+
+def next_anniversary(service_started_on: date | None, today: date, within_days: int = 30) -> Anniversary | None:
+    """The volunteer's next full year of service if it falls within `within_days` of
+    today (today included). 29 February counts on 28 February in other years."""
+    if service_started_on is None or service_started_on > today:
+        return None
+    for year in (today.year, today.year + 1):
+        try:
+            on = service_started_on.replace(year=year)
+        except ValueError:  # 29 February
+            on = date(year, 2, 28)
+        years = year - service_started_on.year
+        if on >= today and years >= 1:
+            return Anniversary(years, on) if (on - today).days <= within_days else None
+    return None
+
+
+def search_key(name: str) -> str:
+    """A name folded for search: case and accents ignored ("Zoë" is found as "zoe")."""
+    decomposed = unicodedata.normalize("NFKD", name.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))

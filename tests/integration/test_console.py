@@ -1,0 +1,159 @@
+"""The coordinator console on the real broker, PostgreSQL and SMTP server: an alert
+raised by the follow-up sweep shows on Today, "I spoke to Gerard" publishes a
+check-in that closes the clock, and no escalation follows."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import uuid
+from datetime import datetime, timedelta
+
+import httpx
+from sqlalchemy import select
+
+from services.appreciation.service import definition as appreciation
+from services.checkins.service import definition as checkins
+from services.checkins.tables import clocks, raised
+from services.console import accounts
+from services.console.service import definition as console
+from services.console.tables import alerts
+from shared.contracts import HELP_OFFERED, VOLUNTEER_REGISTERED
+from tests.integration.conftest import eventually, read_topic, structured
+
+OFFERED_AT = datetime.fromisoformat("2026-09-01T10:00:00+02:00")
+LONG_AGO = datetime.fromisoformat("2020-01-01T00:00:00+00:00")
+DAY, MINUTE = timedelta(days=1), timedelta(minutes=1)
+PASSWORD = "a long enough password"
+
+
+async def publish(producer, event_type, data: dict) -> None:
+    value, headers = structured(event_type.type, data)
+    await producer.send_and_wait(event_type.topic, value=value, key=data["volunteer_id"].encode(), headers=headers)
+
+
+async def signed_in_client(runtime, email: str, role: str = "coordinator") -> httpx.AsyncClient:
+    async with runtime.engine.begin() as connection:
+        await accounts.add_user(connection, email, role, PASSWORD)
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=runtime.http_app()), base_url="http://127.0.0.1")
+    form = await client.get("/login")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+    response = await client.post("/login", data={"email": email, "password": PASSWORD, "csrf": csrf})
+    assert response.status_code == 303, response.text
+    return client
+
+
+def csrf_of(page: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+
+
+async def test_gerard_offered_help_nobody_followed_up_and_the_console_closes_the_loop(
+        start_service, mail_settings, producer, infra):
+    settings = mail_settings.model_copy(update={"org_lead_email": "lead@example.org"})
+    checkins_service = await start_service(checkins, settings=settings, clock=lambda: LONG_AGO)
+    await start_service(appreciation, settings=settings)
+    console_service = await start_service(console, settings=settings)
+    gerard = f"gerard-{uuid.uuid4().hex[:8]}"
+    await publish(producer, VOLUNTEER_REGISTERED, {
+        "volunteer_id": gerard, "name": "Gerard Dekker", "email": "gerard@example.org", "language": "nl",
+        "registered_at": (OFFERED_AT - DAY).isoformat(), "coordinator_email": "ria@example.org"})
+    await publish(producer, HELP_OFFERED, {"volunteer_id": gerard, "application_id": f"a-{gerard}",
+                                           "offered_at": OFFERED_AT.isoformat()})
+
+    async def intake_clock():
+        async with checkins_service.sessions() as session:
+            return (await session.execute(select(clocks).where(
+                clocks.c.volunteer_id == gerard, clocks.c.kind == "intake"))).first()
+
+    await eventually(intake_clock)
+    await checkins_service.sweep(OFFERED_AT + 7 * DAY + MINUTE)  # nobody followed up within a week
+
+    async def open_alert():
+        async with console_service.sessions() as session:
+            return (await session.execute(select(alerts).where(
+                alerts.c.volunteer_id == gerard, alerts.c.closed_at.is_(None)))).first()
+
+    alert = await eventually(open_alert)
+    assert alert.reason == "intake-overdue"
+
+    anonymous = httpx.AsyncClient(transport=httpx.ASGITransport(app=console_service.http_app()),
+                                  base_url="http://127.0.0.1")
+    async with anonymous:
+        refused = await anonymous.get("/")
+        assert (refused.status_code, refused.headers["location"]) == (303, "/login?next=%2F")
+
+    ria = await signed_in_client(console_service, "ria@example.org")
+    async with contextlib.aclosing(ria):
+        today = await ria.get("/")
+        assert today.status_code == 200
+        assert "Gerard Dekker" in today.text and "Nog geen kennismakingsgesprek" in today.text
+        mine = await ria.get("/", params={"mine": "true"})
+        assert "Gerard Dekker" in mine.text  # Ria is his coordinator
+        found = await ria.get("/search", params={"q": "dekker"})
+        assert f"/volunteers/{gerard}" in found.text
+
+        forged = await ria.post(f"/alerts/{alert.id}/spoke", data={"csrf": "not-the-token"})
+        assert forged.status_code == 403
+        spoke = await ria.post(f"/alerts/{alert.id}/spoke", data={"csrf": csrf_of(today.text)})
+        assert spoke.status_code == 303 and spoke.headers["location"] == f"/volunteers/{gerard}?done=spoke"
+
+    published = await read_topic(infra.kafka_bootstrap, "checkins.completed", gerard.encode())
+    assert published[0].value and b'"kind":"intake"' in published[0].value.replace(b" ", b"")
+
+    async def clock_closed():
+        return (await intake_clock()).closed_at is not None
+
+    await eventually(clock_closed)
+    await eventually(lambda: _alert_closed(console_service, alert.id))
+
+    await checkins_service.sweep(OFFERED_AT + 14 * DAY + MINUTE)  # when the escalation would be due
+    async with checkins_service.sessions() as session:
+        rungs = (await session.scalars(select(raised.c.rung).where(raised.c.volunteer_id == gerard))).all()
+    assert rungs == ["reminder"]  # the conversation was recorded in time: nothing escalates
+
+
+async def _alert_closed(runtime, alert_id: int) -> bool:
+    async with runtime.sessions() as session:
+        return (await session.scalar(select(alerts.c.closed_by).where(alerts.c.id == alert_id))) == "checkin"
+
+
+async def test_taking_an_alert_on_shows_for_everyone_and_an_admin_erases_from_the_console(
+        start_service, settings, producer, infra):
+    console_service = await start_service(console)
+    henk = f"henk-{uuid.uuid4().hex[:8]}"
+    await publish(producer, VOLUNTEER_REGISTERED, {
+        "volunteer_id": henk, "name": "Henk Verweij", "email": "henk@example.org", "language": "nl",
+        "registered_at": "2021-12-04T10:00:00+01:00"})
+    value, headers = structured("dankjewel.alert.raised.v1", {
+        "volunteer_id": henk, "reason": "quiet-volunteer", "coordinator_email": "coordinator@example.org",
+        "due_since": "2026-11-01T10:00:00+01:00"})
+    await producer.send_and_wait("alerts.raised", value, key=henk.encode(), headers=headers)
+
+    async def open_alert():
+        async with console_service.sessions() as session:
+            return (await session.execute(select(alerts).where(alerts.c.volunteer_id == henk))).first()
+
+    alert = await eventually(open_alert)
+    ria = await signed_in_client(console_service, "ria@example.org")
+    async with contextlib.aclosing(ria):
+        page = await ria.get(f"/volunteers/{henk}")
+        taken = await ria.post(f"/alerts/{alert.id}/take", data={"csrf": csrf_of(page.text)})
+        assert taken.status_code == 303
+        refused = await ria.post(f"/volunteers/{henk}/erase", data={"csrf": csrf_of(page.text), "confirm": henk})
+        assert refused.status_code == 403  # coordinators do not erase
+    acknowledged = await read_topic(infra.kafka_bootstrap, "alerts.acknowledged", henk.encode())
+    assert b"ria@example.org" not in acknowledged[0].value  # named by an opaque account id
+
+    admin = await signed_in_client(console_service, "admin@example.org", role="admin")
+    async with contextlib.aclosing(admin):
+        page = await admin.get(f"/volunteers/{henk}")
+        assert "taken on by" in page.text or "opgepakt door ria@example.org" in page.text
+        erased = await admin.post(f"/volunteers/{henk}/erase", data={"csrf": csrf_of(page.text), "confirm": henk})
+        assert erased.status_code == 303
+        await read_topic(infra.kafka_bootstrap, "volunteers.erased", henk.encode())
+
+        async def gone() -> bool:
+            return (await admin.get(f"/volunteers/{henk}")).status_code == 410
+
+        await eventually(gone)
+        assert "Henk Verweij" not in (await admin.get("/search", params={"q": "henk"})).text

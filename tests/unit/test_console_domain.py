@@ -1,0 +1,67 @@
+"""The console's rules, one row per case."""
+
+from datetime import date
+
+import pytest
+
+from services.console import domain
+from services.console.domain import Anniversary
+
+
+@pytest.mark.parametrize(("reason", "kind"), [
+    ("intake-overdue", "intake"),
+    ("onboarding-overdue", "onboarding"),
+    ("periodic-overdue", "periodic"),
+    ("quiet-volunteer", "periodic"),
+    ("missed-shifts", "periodic"),
+    ("something-new", "periodic"),
+])
+def test_a_conversation_about_an_alert_is_this_kind_of_check_in(reason, kind):
+    assert domain.checkin_kind_for(reason) == kind
+
+
+@pytest.mark.parametrize(("reason", "checkin", "closes"), [
+    ("intake-overdue", "intake", True),
+    ("intake-overdue", "onboarding", False),
+    ("onboarding-overdue", "onboarding", True),
+    ("periodic-overdue", "periodic", True),
+    ("periodic-overdue", "intake", False),
+    ("quiet-volunteer", "intake", True),
+    ("missed-shifts", "periodic", True),
+])
+def test_which_check_in_answers_which_alert(reason, checkin, closes):
+    assert domain.closed_by_checkin(reason, checkin) is closes
+    assert domain.closed_by_checkin(reason, domain.checkin_kind_for(reason))  # the console's own answer closes it
+
+
+@pytest.mark.parametrize(("reason", "closes"), [
+    ("quiet-volunteer", True), ("missed-shifts", True), ("intake-overdue", False), ("onboarding-overdue", False)])
+def test_a_shift_answers_worries_about_activity_only(reason, closes):
+    assert domain.closed_by_shift(reason) is closes
+
+
+@pytest.mark.parametrize(("started", "today", "expected"), [
+    (date(2021, 12, 4), date(2026, 11, 30), Anniversary(5, date(2026, 12, 4))),  # Henk, in four days
+    (date(2021, 11, 30), date(2026, 11, 30), Anniversary(5, date(2026, 11, 30))),  # today counts
+    (date(2021, 11, 29), date(2026, 11, 30), None),  # yesterday: next is a year away
+    (date(2022, 1, 15), date(2026, 12, 20), Anniversary(5, date(2027, 1, 15))),  # across the new year
+    (date(2026, 12, 5), date(2026, 11, 30), None),  # has not started yet
+    (date(2026, 11, 1), date(2026, 11, 30), None),  # the first year is not full in 30 days
+    (date(2020, 2, 29), date(2027, 2, 20), Anniversary(7, date(2027, 2, 28))),
+    (None, date(2026, 11, 30), None),
+])
+def test_the_next_anniversary_within_thirty_days(started, today, expected):
+    assert domain.next_anniversary(started, today, 30) == expected
+
+
+@pytest.mark.parametrize(("name", "key"), [("Zoë", "zoe"), ("GERARD", "gerard"), ("Şükrü Öztürk", "sukru ozturk"),
+                                          ("Straße", "strasse")])
+def test_names_are_found_without_case_or_accents(name, key):
+    assert domain.search_key(name) == key
+
+
+def test_every_word_of_the_console_exists_in_both_languages():
+    from services.console.texts import TEXTS
+
+    assert set(TEXTS["nl"]) == set(TEXTS["en"])
+    assert all(value.strip() for words in TEXTS.values() for value in words.values())
