@@ -250,7 +250,7 @@ def users_add(
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password (at least 12 "
                                                                            "characters) from the first line of "
                                                                            "standard input")] = False,
-    language: Annotated[str, typer.Option(help="nl or en")] = "nl",
+    language: Annotated[str | None, typer.Option(help="nl or en; default COORDINATOR_LANGUAGE")] = None,
 ) -> None:
     """Add an account. The password comes from standard input, never from the command
     line, where other users of the machine and the shell history would see it."""
@@ -267,6 +267,7 @@ def users_add(
         password = getpass.getpass("password: ")
     else:
         password = sys.stdin.readline().rstrip("\r\n")
+    language = language or _settings().coordinator_language
     address = _users_command(lambda connection: add_user(connection, email, role, password, language))
     typer.echo(f"account {address} ({role}, {language}) added")
 
