@@ -22,6 +22,8 @@ LABELS = (
     "5 offset commits per 1,000 events",
     "5 offset commits per batch",
     "5 mails per SMTP session",
+    "6 console Today page p50",
+    "6 console Today page p95",
 )
 
 

@@ -543,6 +543,11 @@ async def benchmark(options: Options, servers: Servers, result: Results) -> None
         # Phase 4: the sweep.
         await sweep_phase(settings, options, sampler, result)
         result.figures["max_rss"] = max_rss_bytes()
+
+        # Phase 6: the coordinators' Today page at 10,000 volunteers and 1,000 open alerts.
+        from bench.console_page import console_phase
+
+        await console_phase(settings, result, say)
     finally:
         if profiler is not None:
             with contextlib.suppress(Exception):
@@ -604,6 +609,10 @@ def build_rows(options: Options, result: Results) -> list[Row]:
             at_most=1, note=f"{consumer.get('batches', 0):,} batches"),
         Row("5 mails per SMTP session", ratio(mail.get("sent", 0), mail.get("sessions", 0)), "",
             note=f"{mail.get('sent', 0):,} sent in {mail.get('sessions', 0):,} sessions"),
+        Row("6 console Today page p50", f.get("console_today_ms", {}).get(50, nan), "ms",
+            note="10,000 volunteers, 1,000 open alerts, signed in, through the ASGI app"),
+        Row("6 console Today page p95", f.get("console_today_ms", {}).get(95, nan), "ms", at_most=200,
+            note=f"{f.get('console_today_bytes', 0) / 1024:.0f} KiB of HTML"),
     ]
 
 
