@@ -20,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 TEST_KAFKA_PORT = int(os.environ.get("TEST_KAFKA_PORT", "19092"))
 TEST_PG_PORT = int(os.environ.get("TEST_PG_PORT", "15433"))
+KAFKA_CONTAINER_IMAGE = "confluentinc/cp-kafka:7.6.0"  # Apache Kafka 3.6 in KRaft mode
 
 
 def docker_engine_available() -> bool:
@@ -120,9 +121,11 @@ def start_infrastructure(stack: ExitStack) -> Infrastructure:
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if not bootstrap:
         if use_docker():
-            from testcontainers.kafka import KafkaContainer
+            from testcontainers.community.kafka import KafkaContainer
 
-            container = stack.enter_context(KafkaContainer("apache/kafka:4.1.1").with_kraft())
+            # testcontainers' KafkaContainer configures Confluent's image (its KRaft check
+            # reads the tag as a Confluent Platform version: "apache/kafka:4.1.1" fails it).
+            container = stack.enter_context(KafkaContainer(KAFKA_CONTAINER_IMAGE).with_kraft())
             bootstrap = container.get_bootstrap_server()
         else:
             local_kafka = fresh_local_kafka(TEST_KAFKA_PORT, "test")
