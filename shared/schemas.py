@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, Field, create_model
 
 from shared.contracts import CATALOGUE, EventType
 
@@ -44,29 +47,74 @@ def stale_schemas(directory: Path = SCHEMA_DIR) -> list[str]:
             if not (directory / name).exists() or (directory / name).read_text() != content]
 
 
+def envelope_model(event: EventType) -> type[BaseModel]:
+    """The whole record as a consumer reads it in structured mode: the CloudEvents
+    attributes around the type's `data` (binary mode carries the same attributes as
+    `ce_` headers and `data` as the value)."""
+    return create_model(
+        f"{event.model.__name__}Event",
+        __doc__=f"CloudEvent {event.type} (structured mode, content-type application/cloudevents+json; "
+                f"binary mode: the attributes as ce_* headers, `data` as the value). Key: volunteer_id.",
+        specversion=(Literal["1.0"], ...),
+        id=(str, Field(min_length=1, max_length=300, description="with source, the deduplication key")),
+        source=(str, Field(min_length=1, max_length=300, examples=["https://roster.example.org"])),
+        type=(Literal[event.type], ...),  # type: ignore[valid-type] - one literal per event type
+        time=(AwareDatetime | None, None),
+        subject=(str | None, Field(default=None, description="the volunteer_id")),
+        datacontenttype=(Literal["application/json"] | None, None),
+        data=(event.model, ...),
+    )
+
+
+class DeadLetter(BaseModel):
+    """A record a consumer could not accept, kept whole on `<topic>.dlq`: the original
+    key, value and headers, plus the headers dlq-reason, dlq-service, dlq-time,
+    dlq-original-topic, dlq-original-partition and dlq-original-offset. The value is
+    whatever was sent (often not valid JSON), so it has no schema of its own."""
+
+    value: str = Field(description="the original record's value, unchanged")
+
+
+def _documented_consumer(model: type[BaseModel]):  # noqa: ANN202
+    """A documentation-only handler whose parameter is typed with `model`. The type is
+    set on the function object, not in an annotation, which `from __future__ import
+    annotations` would evaluate late (every handler would get the last loop's type)."""
+    def consume(data) -> None:  # noqa: ANN001, ARG001
+        """"""
+
+    consume.__annotations__ = {"data": model, "return": None}
+    return consume
+
+
 def asyncapi_document() -> dict:
     """The AsyncAPI 3 document of every service's channels, produced by faststream.
 
     A documentation-only broker is declared here (never connected): one subscriber
-    per consumed type and one publisher per published type, typed with the contract."""
+    per consumed type, one publisher per published type, both with the CloudEvents
+    envelope around the type's `data`, and each consumed topic's dead-letter topic."""
     from faststream.kafka import KafkaBroker
     from faststream.specification import AsyncAPI
 
     from services.registry import all_services
 
     broker = KafkaBroker("127.0.0.1:9092")
+    dead_letter_topics: dict[str, set[str]] = {}
     for service in all_services().values():
         for event in service.consumes:
-            def consume(data: event.model) -> None:  # noqa: ARG001 - documentation only
-                """"""
-
             broker.subscriber(event.topic, group_id=f"dankjewel-{service.name}",
                               title=f"{service.name}: consumes {event.type}",
-                              description=f"{event.type} consumed by {service.name}")(consume)
+                              description=f"{event.type} consumed by {service.name}")(
+                _documented_consumer(envelope_model(event)))
+            dead_letter_topics.setdefault(event.dlq_topic, set()).add(service.name)
         for event in service.publishes:
             broker.publisher(event.topic, title=f"{service.name}: publishes {event.type}",
                              description=f"CloudEvent {event.type} in structured mode, key volunteer_id",
-                             schema=event.model)
+                             schema=envelope_model(event))
+    for topic, services in sorted(dead_letter_topics.items()):
+        broker.publisher(topic, title=f"dead letters: {topic}",
+                         description=f"records {', '.join(sorted(services))} refused, with the reason",
+                         schema=DeadLetter)
     spec = AsyncAPI(broker, title="dankjewel events", version="1.0.0",
-                    description="CloudEvents 1.0 on Kafka. See README for the envelope and dead-letter topics.")
+                    description="CloudEvents 1.0 on Kafka, keyed by volunteer_id. Consumers accept structured "
+                                "and binary mode; dankjewel publishes structured mode. See README.")
     return json.loads(spec.to_specification().to_json())

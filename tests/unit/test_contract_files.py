@@ -2,7 +2,7 @@
 
 import json
 
-from shared.contracts import CATALOGUE
+from shared.contracts import BY_TYPE, CATALOGUE
 from shared.schemas import SCHEMA_DIR, asyncapi_document, stale_schemas
 
 
@@ -31,3 +31,34 @@ def test_asyncapi_document_names_every_topic():
     assert document["asyncapi"].startswith("3.")
     addresses = {channel["address"] for channel in document["channels"].values()}
     assert {"volunteers.registered", "shifts.completed", "checkins.completed", "milestones.reached"} <= addresses
+
+
+def test_docs_asyncapi_json_is_the_generated_document():
+    from pathlib import Path
+
+    written = json.loads((Path(__file__).parents[2] / "docs" / "asyncapi.json").read_text())
+    assert written == asyncapi_document(), "run `make contract` (dankjewel asyncapi) to refresh docs/asyncapi.json"
+
+
+def test_every_message_carries_its_own_type_in_the_cloudevents_envelope():
+    document = asyncapi_document()
+    schemas = document["components"]["schemas"]
+    for name, message in document["components"]["messages"].items():
+        title = name.rsplit(":", 1)[0]  # "<service>: consumes <type>", "… publishes <type>", "dead letters: …"
+        payload = message["payload"]["$ref"].rsplit("/", 1)[1]
+        if title.startswith("dead letters"):
+            assert payload == "DeadLetter"
+            continue
+        event_type = BY_TYPE[title.split()[-1]]
+        assert payload == f"{event_type.model.__name__}Event", name
+        envelope = schemas[payload]
+        assert envelope["properties"]["type"]["const"] == event_type.type
+        assert {"specversion", "id", "source", "type", "data"} <= set(envelope["required"])
+        assert envelope["properties"]["data"]["$ref"].endswith(f"/{event_type.model.__name__}")
+
+
+def test_every_consumed_topic_documents_its_dead_letter_topic():
+    document = asyncapi_document()
+    addresses = {channel["address"] for channel in document["channels"].values()}
+    consumed = {channel["address"] for name, channel in document["channels"].items() if ": consumes " in name}
+    assert {f"{topic}.dlq" for topic in consumed} <= addresses
