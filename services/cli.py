@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 import signal
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -442,6 +443,46 @@ async def _demo(settings, mail_folder: Path) -> None:  # noqa: ANN001
         message = message_from_bytes(path.read_bytes(), policy=policy.default)
         typer.echo(f"  {message['X-Dankjewel-Notification']:<22} to {message['To']:<26} {message['Subject']}")
         typer.echo(f"  {'':<22}    {path}")
+    typer.echo(f"and in the coordinators' console, {settings.console_base_url.rstrip('/')}/ : Gerard's alert on Today "
+               "(\"I spoke to Gerard\" closes it), Henk's fifth year coming up, and each one's timeline.")
+
+
+@app.command(name="import")
+def import_file(
+    kind: Annotated[str, typer.Argument(help="volunteers or shifts")],
+    file: Annotated[Path, typer.Argument(help="A CSV file with a header row (columns: see the README)",
+                                         exists=True, dir_okay=False, readable=True)],
+) -> None:
+    """Publish a CSV export (a roster, a spreadsheet) as events on Kafka, one per row.
+
+    Importing the same file again changes nothing; bad rows are reported with their
+    line number and skipped."""
+    from services.importer import KINDS, ImportFileError, publish_file
+
+    if kind not in KINDS:
+        typer.echo(f"dankjewel: unknown kind {kind!r}; choose from {', '.join(KINDS)}", err=True)
+        raise typer.Exit(2)
+    _configure_logging("WARNING")
+    settings = _settings()
+    bad: list = []
+    total = sum(1 for _ in file.open(encoding="utf-8-sig", errors="replace")) - 1
+    with typer.progressbar(length=max(total, 0), label=f"importing {kind}", file=sys.stderr) as progress:
+        def on_row(row) -> None:  # noqa: ANN001
+            progress.update(1)
+            if row.problem:
+                bad.append(row)
+
+        try:
+            result = asyncio.run(publish_file(settings, kind, file, on_row=on_row))
+        except ImportFileError as error:
+            typer.echo(f"dankjewel: {error}", err=True)
+            raise typer.Exit(2) from None
+    for row in bad[:100]:
+        typer.echo(f"line {row.line}: skipped: {row.problem}", err=True)
+    if len(bad) > 100:
+        typer.echo(f"… and {len(bad) - 100} more rows skipped", err=True)
+    typer.echo(f"{result.published} {kind} published to Kafka, {result.skipped} rows skipped")
+    raise typer.Exit(1 if result.skipped else 0)
 
 
 @app.command()
