@@ -17,6 +17,10 @@ from shared.values import PersonName, SafeId, SaneDate, SaneDatetime, ShortText,
 
 # `detail` is free text for a mail, but its length stays as published (500).
 Detail = clean_text(500, multiline=True)
+# A coordinator's note on a done to-do: free text, a few sentences.
+TodoNote = clean_text(1000, multiline=True)
+# What a to-do asks of a person; more kinds can be added to the Literal.
+TodoAction = Literal["write-card"]
 # Longer is a wrong date rather than a shift; it would also earn every hours milestone at once.
 MAX_SHIFT_LENGTH = timedelta(days=7)
 
@@ -169,6 +173,43 @@ class AlertAcknowledged(EventData):
     by: SafeId
 
 
+class TodoOpened(EventData):
+    """A coordinator has something to do by hand for a volunteer (for now: write a
+    card before an anniversary). `todo_id` is unique per volunteer and deterministic."""
+
+    todo_id: SafeId
+    action: TodoAction
+    milestone: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=100, examples=["years-5"])
+    due_on: SaneDate = Field(description="Do it before this date (the anniversary).")
+    lunch_on: SaneDate | None = Field(default=None, description="The volunteer's lunch invitation, if any.")
+
+
+class TodoDone(EventData):
+    """A coordinator marked a to-do done in the console. `by` is the console account's opaque id."""
+
+    todo_id: SafeId
+    done_at: SaneDatetime
+    by: SafeId
+    note: TodoNote | None = None
+
+
+class TodoSnoozed(EventData):
+    """A coordinator put a to-do off until a date (it is not overdue before then)."""
+
+    todo_id: SafeId
+    until: SaneDate
+    by: SafeId
+
+
+class TodoOverdue(EventData):
+    """A to-do's date passed and it is still not done; published once per to-do."""
+
+    todo_id: SafeId
+    action: TodoAction
+    milestone: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=100, examples=["years-5"])
+    due_on: SaneDate
+
+
 @dataclass(frozen=True)
 class EventType:
     type: str
@@ -200,6 +241,10 @@ HELP_OFFERED = EventType("dankjewel.help.offered.v1", "help.offered", HelpOffere
 OPPORTUNITY_OFFERED = EventType("dankjewel.opportunity.offered.v1", "opportunities.offered", OpportunityOffered)
 SHIFT_MISSED = EventType("dankjewel.shift.missed.v1", "shifts.missed", ShiftMissed)
 FOLLOWUP_OVERDUE = EventType("dankjewel.followup.overdue.v1", "followups.overdue", FollowUpOverdue)
+TODO_OPENED = EventType("dankjewel.todo.opened.v1", "todos.opened", TodoOpened)
+TODO_DONE = EventType("dankjewel.todo.done.v1", "todos.done", TodoDone)
+TODO_SNOOZED = EventType("dankjewel.todo.snoozed.v1", "todos.snoozed", TodoSnoozed)
+TODO_OVERDUE = EventType("dankjewel.todo.overdue.v1", "todos.overdue", TodoOverdue)
 
 CATALOGUE: tuple[EventType, ...] = (
     VOLUNTEER_REGISTERED,
@@ -216,6 +261,10 @@ CATALOGUE: tuple[EventType, ...] = (
     FOLLOWUP_OVERDUE,
     APPRECIATION_SENT_V2,
     ALERT_ACKNOWLEDGED,
+    TODO_OPENED,
+    TODO_DONE,
+    TODO_SNOOZED,
+    TODO_OVERDUE,
 )
 BY_TYPE: dict[str, EventType] = {event.type: event for event in CATALOGUE}
 

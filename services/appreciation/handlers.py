@@ -20,6 +20,7 @@ from shared.contracts import (
     OpportunityOffered,
     ShiftCompleted,
     ShiftMissed,
+    TodoOverdue,
     VolunteerErased,
     VolunteerRegistered,
     VolunteerUpdated,
@@ -132,6 +133,18 @@ async def alert_on_overdue_follow_up(unit: Unit, event: Envelope) -> None:
         context={"kind": data.kind, "detail": data.detail,
                  "recipient": str(data.escalate_to if escalation else data.coordinator_email or "") or None},
     )
+
+
+async def mail_lead_on_overdue_todo(unit: Unit, event: Envelope) -> None:
+    """The console saw a to-do's date pass undone (a card not written): tell the lead, once."""
+    data: TodoOverdue = event.data
+    volunteer = await AppreciationState.of(unit).volunteer(data.volunteer_id)
+    if volunteer.erased_at is not None:
+        return
+    years = data.milestone.removeprefix("years-")
+    await queue_mail(unit, data.volunteer_id, f"todo-overdue:{_short(data.todo_id)}", "todo-overdue", "lead",
+                     {"action": data.action, "milestone": data.milestone, "due_on": data.due_on.isoformat(),
+                      "years": int(years) if years.isdigit() else None})
 
 
 async def suggest_opportunity(unit: Unit, event: Envelope) -> None:

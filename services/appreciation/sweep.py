@@ -5,6 +5,7 @@ something to do for them, so a sweep reads only the volunteers that are due."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime, time
 
 from sqlalchemy import select
@@ -13,10 +14,12 @@ from services.appreciation import domain, handlers
 from services.appreciation.rules import Rules
 from services.appreciation.state import AppreciationState, Volunteer
 from services.appreciation.tables import volunteers
+from shared.contracts import TODO_OPENED, TodoOpened
 from shared.delivery import Unit
 from shared.service import ServiceRuntime
 
 BATCH = 1000
+TODO_EVENT_IDS = uuid.UUID("0e6b8a52-3f1d-4c7e-9b55-2d4a6f1c8e90")
 
 
 async def sweep(runtime: ServiceRuntime, as_of: datetime) -> int:
@@ -51,8 +54,11 @@ async def _raise_due(unit: Unit, rules: Rules, volunteer: Volunteer, today: date
     raised = 0
     for anniversary in remind:
         context = _context(anniversary)
-        raised += await handlers.queue_mail(unit, volunteer.volunteer_id, anniversary.milestone,
-                                            "coordinator-reminder", "coordinator", context)
+        reminded = await handlers.queue_mail(unit, volunteer.volunteer_id, anniversary.milestone,
+                                             "coordinator-reminder", "coordinator", context)
+        raised += reminded
+        if reminded:  # the card becomes a to-do in the console, once, with the reminder
+            await _open_card_todo(unit, volunteer.volunteer_id, anniversary)
         if "lunch-invitation" in anniversary.rule.notify:
             raised += await handlers.queue_mail(unit, volunteer.volunteer_id, anniversary.milestone,
                                                 "lunch-invitation", "volunteer", context)
@@ -62,6 +68,20 @@ async def _raise_due(unit: Unit, rules: Rules, volunteer: Volunteer, today: date
                                                   anniversary.rule.notify, _context(anniversary))
     volunteer.set(next_sweep_on=domain.next_relevant_date(rules, volunteer.service_started_on, after=today))
     return raised
+
+
+def card_todo_id(milestone: str) -> str:
+    """To-do ids are per volunteer: one card per milestone."""
+    return f"{milestone}-card"
+
+
+async def _open_card_todo(unit: Unit, volunteer_id: str, anniversary: domain.Anniversary) -> None:
+    todo_id = card_todo_id(anniversary.milestone)
+    # Derived from the to-do's key, so a replayed sweep would publish the same event (deduplicated).
+    event_id = str(uuid.uuid5(TODO_EVENT_IDS, f"todo-opened/{volunteer_id}/{todo_id}"))
+    await unit.emit(TODO_OPENED, TodoOpened(
+        volunteer_id=volunteer_id, todo_id=todo_id, action="write-card", milestone=anniversary.milestone,
+        due_on=anniversary.on, lunch_on=anniversary.lunch_on), event_id=event_id)
 
 
 def _context(anniversary: domain.Anniversary) -> dict:

@@ -1,11 +1,12 @@
 """The console's rules as pure functions: which event answers which alert, what a
-coordinator is asked to do, who is due for an anniversary, and how names are searched."""
+coordinator is asked to do, who is due for an anniversary, when a to-do is overdue,
+and how names are searched."""
 
 from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 # Alerts appreciation raises (alerts.raised `reason`), the check-in that answers each
 # when a coordinator says "I spoke to them", and what the console suggests doing.
@@ -49,6 +50,22 @@ def next_anniversary(service_started_on: date | None, today: date, within_days: 
         if on >= today and years >= 1:
             return Anniversary(years, on) if (on - today).days <= within_days else None
     return None
+
+
+SNOOZE = timedelta(days=7)
+
+
+def todo_deadline(due_on: date, snoozed_until: date | None) -> date:
+    """The last day a to-do can be done before it is overdue: its date, or the end
+    of a snooze that reaches further."""
+    return max(due_on, snoozed_until) if snoozed_until else due_on
+
+
+def todo_overdue(due_on: date, today: date, *, snoozed_until: date | None = None,
+                 done: bool = False, escalated: bool = False) -> bool:
+    """Whether the console should report this to-do overdue today: still open, not
+    reported before, and its deadline (the due day itself included) has passed."""
+    return not done and not escalated and todo_deadline(due_on, snoozed_until) < today
 
 
 def search_key(name: str) -> str:

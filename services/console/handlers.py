@@ -1,8 +1,8 @@
 """Event → the console's read model, one function per consumed event type.
 
 The console keeps only what coordinators look at: a volunteer's name (for search),
-language, coordinator and counts; open alerts; and a timeline of ids, dates and
-kinds. It never reads another service's tables."""
+language, coordinator and counts; open alerts; to-dos; and a timeline of ids, dates
+and kinds. It never reads another service's tables."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import delete, select, update
 
 from services.console import domain
-from services.console.tables import alerts, timeline, volunteers
+from services.console.tables import alerts, timeline, todos, volunteers
 from shared.db import insert_if_absent
 from shared.delivery import Unit
 from shared.envelope import Envelope
@@ -76,7 +76,7 @@ async def apply_update(unit: Unit, event: Envelope) -> None:
 
 
 async def erase(unit: Unit, event: Envelope) -> None:
-    """GDPR erasure: name, coordinator and timeline go, alerts are closed; the bare id
+    """GDPR erasure: name, coordinator, timeline and to-dos go, alerts are closed; the bare id
     stays with erased_at so that late events bring nothing back."""
     volunteer_id = event.data.volunteer_id
     await unit.forget_pending_events(volunteer_id)
@@ -86,6 +86,7 @@ async def erase(unit: Unit, event: Envelope) -> None:
         registered_at=None, appreciation_mail_consent=None, active=False, last_shift_at=None,
         erased_at=event.data.requested_at))
     await unit.session.execute(delete(timeline).where(timeline.c.volunteer_id == volunteer_id))
+    await unit.session.execute(delete(todos).where(todos.c.volunteer_id == volunteer_id))
     await unit.session.execute(update(alerts).where(alerts.c.volunteer_id == volunteer_id).values(
         coordinator_email=None, acknowledged_by=None))
     await _close_alerts(unit, volunteer_id, lambda reason: True, "erasure")
@@ -173,3 +174,37 @@ async def note_mail(unit: Unit, event: Envelope) -> None:
     if await _known_and_not_erased(unit, data.volunteer_id):
         await _note(unit, event, "mail-sent", event.time or unit.now, notification=data.notification,
                     audience=getattr(data, "audience", None))
+
+
+def _todo(data):  # noqa: ANN001, ANN202 - the WHERE clause of one to-do
+    return (todos.c.volunteer_id == data.volunteer_id) & (todos.c.todo_id == data.todo_id)
+
+
+async def open_todo(unit: Unit, event: Envelope) -> None:
+    """A new to-do (appreciation's reminder to write a card); a second delivery changes nothing."""
+    data = event.data
+    if not await _known_and_not_erased(unit, data.volunteer_id):
+        return
+    opened_at = event.time or unit.now
+    await insert_if_absent(unit.session, todos, dict(
+        volunteer_id=data.volunteer_id, todo_id=data.todo_id, action=data.action, milestone=data.milestone,
+        due_on=data.due_on, lunch_on=data.lunch_on, opened_at=opened_at, status="open"))
+    await _note(unit, event, "todo-opened", opened_at, action=data.action, milestone=data.milestone)
+
+
+async def note_todo_done(unit: Unit, event: Envelope) -> None:
+    """A to-do was marked done: usually the echo of the console's own form, which
+    changed the row already (the first done wins), so mostly this adds the timeline entry."""
+    data = event.data
+    if not await _known_and_not_erased(unit, data.volunteer_id):
+        return
+    await unit.session.execute(update(todos).where(_todo(data), todos.c.status == "open").values(
+        status="done", done_at=data.done_at, done_by=data.by, note=data.note))
+    await _note(unit, event, "todo-done", data.done_at)
+
+
+async def note_todo_snoozed(unit: Unit, event: Envelope) -> None:
+    """A to-do was snoozed (usually the echo of the console's own form: the same value again)."""
+    data = event.data
+    await unit.session.execute(update(todos).where(_todo(data), todos.c.status == "open").values(
+        snoozed_until=data.until))

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from fastapi import APIRouter
 
-from services.console import accounts, handlers, web
+from services.console import accounts, handlers, sweep, web
 from services.console.tables import SERVICE, delivery, metadata
 from shared.consumer import Subscription
 from shared.contracts import (
@@ -17,6 +17,10 @@ from shared.contracts import (
     MILESTONE_REACHED,
     SHIFT_COMPLETED,
     SHIFT_MISSED,
+    TODO_DONE,
+    TODO_OPENED,
+    TODO_OVERDUE,
+    TODO_SNOOZED,
     VOLUNTEER_ERASED,
     VOLUNTEER_REGISTERED,
     VOLUNTEER_UPDATED,
@@ -56,10 +60,14 @@ definition = ServiceDefinition(
         Subscription(MILESTONE_REACHED, handlers.note_milestone),
         Subscription(APPRECIATION_SENT_V2, handlers.note_mail),
         Subscription(APPRECIATION_SENT, handlers.note_mail),  # records from before v2
+        Subscription(TODO_OPENED, handlers.open_todo),
+        Subscription(TODO_DONE, handlers.note_todo_done),
+        Subscription(TODO_SNOOZED, handlers.note_todo_snoozed),
     ],
-    publishes=[CHECKIN_COMPLETED, ALERT_ACKNOWLEDGED, VOLUNTEER_ERASED],
+    publishes=[CHECKIN_COMPLETED, ALERT_ACKNOWLEDGED, VOLUNTEER_ERASED, TODO_DONE, TODO_SNOOZED, TODO_OVERDUE],
     routes=routes,
     http_setup=accounts.install,
     http_port=8005,
+    sweep=sweep.sweep,  # to-dos whose date passed undone
     check_config=check_config,
 )

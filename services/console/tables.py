@@ -1,6 +1,7 @@
 """The console's own tables: accounts, and a read model built only from events."""
 
-from sqlalchemy import JSON, Boolean, Column, Date, Index, Integer, MetaData, String, Table, UniqueConstraint
+from sqlalchemy import (JSON, Boolean, Column, Date, Index, Integer, MetaData, PrimaryKeyConstraint, String, Table,
+                        Text, UniqueConstraint)
 
 from shared.db import BigId, UtcDateTime, delivery_tables
 
@@ -83,4 +84,28 @@ timeline = Table(
     Column("event_key", String(600), nullable=False),  # source + id: an event appears once
     UniqueConstraint("event_key", name="console_timeline_once"),
     Index("console_timeline_volunteer", "volunteer_id", "at"),
+)
+
+# Things a coordinator does by hand (for now: write a card before an anniversary),
+# opened by appreciation's todos.opened. Done or snoozed here (todos.done /
+# todos.snoozed); reported once when their date passed undone (todos.overdue).
+# Deleted on volunteers.erased: the note may say anything about the person.
+todos = Table(
+    "console_todos",
+    metadata,
+    Column("volunteer_id", String(200), nullable=False),
+    Column("todo_id", String(200), nullable=False),
+    Column("action", String(50), nullable=False),  # write-card
+    Column("milestone", String(100), nullable=False),
+    Column("due_on", Date, nullable=False),
+    Column("lunch_on", Date, nullable=True),
+    Column("opened_at", UtcDateTime, nullable=False),
+    Column("status", String(10), nullable=False),  # open | done
+    Column("snoozed_until", Date, nullable=True),
+    Column("done_at", UtcDateTime, nullable=True),
+    Column("done_by", String(200), nullable=True),  # the account ref (web.account_ref), not the address
+    Column("note", Text, nullable=True),
+    Column("escalated_at", UtcDateTime, nullable=True),  # todos.overdue published
+    PrimaryKeyConstraint("volunteer_id", "todo_id"),
+    Index("console_todos_open", "status", "due_on"),
 )

@@ -3,6 +3,10 @@ exists in both languages (a unit test checks)."""
 
 from __future__ import annotations
 
+from datetime import date
+
+from babel.dates import format_date
+
 TEXTS: dict[str, dict[str, str]] = {
     "nl": {
         "menu": "Menu",
@@ -78,6 +82,23 @@ TEXTS: dict[str, dict[str, str]] = {
         "request_refused": "Niet uitgevoerd",
         "request_refused_text": "Dit formulier is verlopen of kwam niet van deze site. Ga terug, laad de pagina opnieuw en probeer het nog eens.",
         "to_start": "Naar het begin",
+        "todos": "To-do's",
+        "no_todos": "Geen open to-do's.",
+        "todo_write-card": "Schrijf %(name)s een persoonlijke kaart vóór %(date)s",
+        "todo_other": "%(name)s: %(action)s vóór %(date)s",
+        "lunch_on": "Lunch op %s",
+        "overdue": "te laat",
+        "snoozed_until": "uitgesteld tot %s",
+        "todo_note": "Notitie (niet verplicht)",
+        "todo_mark_done": "Gedaan",
+        "todo_snooze": "Een week uitstellen",
+        "todos_done": "Gedaan",
+        "done_on_by": "gedaan op %s door %s",
+        "done_todo-done": "Vastgelegd: de to-do is gedaan.",
+        "done_todo-snoozed": "Vastgelegd: de to-do is een week uitgesteld.",
+        "done_note-refused": "Niet opgeslagen: de notitie mag hoogstens 1000 tekens lang zijn en geen onzichtbare stuurtekens bevatten.",
+        "event_todo-opened": "To-do geopend",
+        "event_todo-done": "To-do gedaan",
     },
     "en": {
         "menu": "Menu",
@@ -153,8 +174,41 @@ TEXTS: dict[str, dict[str, str]] = {
         "request_refused": "Not done",
         "request_refused_text": "This form has expired or did not come from this site. Go back, reload the page and try again.",
         "to_start": "Back to the start",
+        "todos": "To-dos",
+        "no_todos": "No open to-dos.",
+        "todo_write-card": "Write %(name)s a personal card before %(date)s",
+        "todo_other": "%(name)s: %(action)s before %(date)s",
+        "lunch_on": "Lunch on %s",
+        "overdue": "overdue",
+        "snoozed_until": "snoozed until %s",
+        "todo_note": "Note (optional)",
+        "todo_mark_done": "Done",
+        "todo_snooze": "Snooze a week",
+        "todos_done": "Done",
+        "done_on_by": "done on %s by %s",
+        "done_todo-done": "Recorded: the to-do is done.",
+        "done_todo-snoozed": "Recorded: the to-do is snoozed for a week.",
+        "done_note-refused": "Not saved: the note may be at most 1000 characters and hold no invisible control characters.",
+        "event_todo-opened": "To-do opened",
+        "event_todo-done": "To-do done",
     },
 }
+
+
+# British English: day before month, as the Dutch write it ("4 December 2026", not "December 4, 2026").
+DATE_LOCALES = {"nl": "nl", "en": "en_GB"}
+
+
+def long_date(day: date, language: str) -> str:
+    """A date as people write it: "4 december 2026", "4 December 2026"."""
+    return format_date(day, format="long", locale=DATE_LOCALES.get(language, "nl"))
+
+
+def todo_sentence(action: str, name: str, due_on: date, language: str) -> str:
+    """What a to-do asks, in the reader's language: "Schrijf Henk een persoonlijke kaart vóór 4 december 2026"."""
+    words = TEXTS.get(language, TEXTS["nl"])
+    template = words.get(f"todo_{action}", words["todo_other"])
+    return template % {"name": name, "action": action, "date": long_date(due_on, language)}
 
 
 class Words:

@@ -1,10 +1,13 @@
 """The coordinator console on the real broker, PostgreSQL and SMTP server: an alert
 raised by the follow-up sweep shows on Today, "I spoke to Gerard" publishes a
-check-in that closes the clock, and no escalation follows."""
+check-in that closes the clock, and no escalation follows; a card to write is a
+to-do, done in the console or, forgotten, reported to the lead once."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
 import re
 import uuid
 from datetime import datetime, timedelta
@@ -13,11 +16,12 @@ import httpx
 from sqlalchemy import select
 
 from services.appreciation.service import definition as appreciation
+from services.appreciation.tables import volunteers as appreciation_volunteers
 from services.checkins.service import definition as checkins
 from services.checkins.tables import clocks, raised
 from services.console import accounts
 from services.console.service import definition as console
-from services.console.tables import alerts
+from services.console.tables import alerts, todos
 from shared.contracts import HELP_OFFERED, VOLUNTEER_REGISTERED
 from tests.integration.conftest import eventually, read_topic, structured
 
@@ -157,3 +161,97 @@ async def test_taking_an_alert_on_shows_for_everyone_and_an_admin_erases_from_th
 
         await eventually(gone)
         assert "Henk Verweij" not in (await admin.get("/search", params={"q": "henk"})).text
+
+
+ANNIVERSARY_WEEK_AHEAD = datetime.fromisoformat("2027-03-03T09:00:00+01:00")  # anniversaries on 10 March 2027
+DAY_AFTER = datetime.fromisoformat("2027-03-11T09:00:00+01:00")
+
+
+async def test_henks_card_is_a_to_do_done_in_the_console_and_a_forgotten_card_reaches_the_lead_once(
+        start_service, mail_settings, smtp_server, producer, infra):
+    settings = mail_settings.model_copy(update={"org_lead_email": "lead@example.org"})
+    by_hand = {"scheduled_sweeps": False}  # the test runs each sweep as of its own moment
+    appreciation_service = await start_service(appreciation, settings=settings, parts=by_hand)
+    console_service = await start_service(console, settings=settings, parts=by_hand,
+                                          clock=lambda: ANNIVERSARY_WEEK_AHEAD)
+    henk, truus = f"henk-{uuid.uuid4().hex[:8]}", f"truus-{uuid.uuid4().hex[:8]}"
+    for volunteer_id, name in ((henk, "Henk"), (truus, "Truus")):
+        await publish(producer, VOLUNTEER_REGISTERED, {
+            "volunteer_id": volunteer_id, "name": name, "email": f"{name.lower()}@example.org", "language": "nl",
+            "registered_at": "2022-03-10T10:00:00+01:00", "service_started_on": "2022-03-10",
+            "coordinator_email": "ria@example.org"})
+
+    async def registered_in_appreciation():
+        async with appreciation_service.sessions() as session:
+            rows = (await session.execute(select(appreciation_volunteers.c.volunteer_id).where(
+                appreciation_volunteers.c.volunteer_id.in_([henk, truus]),
+                appreciation_volunteers.c.registered_at.is_not(None)))).all()
+        return len(rows) == 2
+
+    await eventually(registered_in_appreciation)
+    assert await appreciation_service.sweep(ANNIVERSARY_WEEK_AHEAD) >= 2  # reminders (and lunch invitations)
+    assert await appreciation_service.sweep(ANNIVERSARY_WEEK_AHEAD) == 0
+    opened = await read_topic(infra.kafka_bootstrap, "todos.opened", henk.encode())
+    assert len(opened) == 1
+    data = json.loads(opened[0].value)["data"]
+    assert (data["todo_id"], data["action"], data["due_on"]) == ("years-5-card", "write-card", "2027-03-10")
+    assert b"Henk" not in opened[0].value and b"@example.org" not in opened[0].value
+
+    async def open_todos():
+        async with console_service.sessions() as session:
+            rows = (await session.execute(select(todos).where(todos.c.volunteer_id.in_([henk, truus])))).all()
+        return rows if len(rows) == 2 else None
+
+    await eventually(open_todos)
+    ria = await signed_in_client(console_service, "ria@example.org")
+    async with contextlib.aclosing(ria):
+        today = await ria.get("/", params={"mine": "true"})
+        assert "Schrijf Henk een persoonlijke kaart vóór 10 maart 2027" in today.text
+        assert "Schrijf Truus een persoonlijke kaart vóór 10 maart 2027" in today.text
+        page = await ria.get(f"/volunteers/{henk}")
+        assert 'id="todo-years-5-card"' in page.text and 'name="note"' in page.text
+
+        done_url = f"/volunteers/{henk}/todos/years-5-card/done"
+        forged = await ria.post(done_url, data={"csrf": "not-the-token", "note": "x"})
+        assert forged.status_code == 403
+        done = await ria.post(done_url, data={"csrf": csrf_of(page.text), "note": "Kaart gegeven bij de koffie."})
+        assert done.status_code == 303
+        assert done.headers["location"] == f"/volunteers/{henk}?done=todo-done#todo-years-5-card"
+        again = await ria.post(done_url, data={"csrf": csrf_of(page.text), "note": "twice"})  # a double click
+        assert again.status_code == 303
+
+        snoozed = await ria.post(f"/volunteers/{truus}/todos/years-5-card/snooze",
+                                 data={"csrf": csrf_of(today.text), "back": "mine"})
+        assert (snoozed.status_code, snoozed.headers["location"]) == (303, "/?mine=true&done=todo-snoozed#todos")
+        today = await ria.get("/")
+        assert "Henk een persoonlijke kaart" not in today.text  # done
+        assert "Truus een persoonlijke kaart" not in today.text  # snoozed for a week
+        assert "Kaart gegeven bij de koffie." in (await ria.get(f"/volunteers/{henk}")).text
+
+    published = await read_topic(infra.kafka_bootstrap, "todos.done", henk.encode())
+    assert len(published) == 1  # the double click published nothing
+    done_data = json.loads(published[0].value)["data"]
+    assert done_data["note"] == "Kaart gegeven bij de koffie." and done_data["by"].startswith("u-")
+    assert b"ria@example.org" not in published[0].value
+    snooze = await read_topic(infra.kafka_bootstrap, "todos.snoozed", truus.encode())
+    assert json.loads(snooze[0].value)["data"]["until"] == "2027-03-10"
+
+    # Truus's snooze ends on her anniversary; the day after, her card is overdue, once.
+    assert await console_service.sweep(DAY_AFTER) == 1
+    assert await console_service.sweep(DAY_AFTER) == 0
+    overdue = await read_topic(infra.kafka_bootstrap, "todos.overdue", truus.encode())
+    assert len(overdue) == 1
+    async with console_service.sessions() as session:
+        escalated = dict((await session.execute(select(todos.c.volunteer_id, todos.c.escalated_at).where(
+            todos.c.volunteer_id.in_([henk, truus])))).all())
+    assert escalated[henk] is None and escalated[truus] is not None
+
+    def lead_mails():
+        return [m for m in smtp_server.to("lead@example.org") if m["X-Dankjewel-Notification"] == "todo-overdue"]
+
+    await eventually(lead_mails)
+    await asyncio.sleep(2)  # would a second one come?
+    assert len(lead_mails()) == 1
+    mail = lead_mails()[0]
+    assert mail["Subject"] == "De kaart voor Truus is nog niet geschreven"
+    assert "10 maart 2027" in mail.get_body(("plain",)).get_content()

@@ -6,6 +6,7 @@ import pytest
 
 from services.console import domain
 from services.console.domain import Anniversary
+from services.console.texts import todo_sentence
 
 
 @pytest.mark.parametrize(("reason", "kind"), [
@@ -65,3 +66,35 @@ def test_every_word_of_the_console_exists_in_both_languages():
 
     assert set(TEXTS["nl"]) == set(TEXTS["en"])
     assert all(value.strip() for words in TEXTS.values() for value in words.values())
+
+
+DEC_4 = date(2026, 12, 4)
+
+
+@pytest.mark.parametrize(("today", "snoozed_until", "done", "escalated", "overdue"), [
+    (date(2026, 12, 3), None, False, False, False),  # before its date
+    (DEC_4, None, False, False, False),  # the day itself still counts
+    (date(2026, 12, 5), None, False, False, True),  # the day after: overdue
+    (date(2027, 3, 1), None, False, False, True),  # long after
+    (date(2026, 12, 5), None, True, False, False),  # done
+    (date(2026, 12, 5), None, False, True, False),  # reported before: once only
+    (date(2026, 12, 5), date(2026, 12, 10), False, False, False),  # snoozed past today
+    (date(2026, 12, 10), date(2026, 12, 10), False, False, False),  # the snooze's last day
+    (date(2026, 12, 11), date(2026, 12, 10), False, False, True),  # the snooze ended
+    (date(2026, 12, 5), date(2026, 11, 30), False, False, True),  # snoozed before its date: no later deadline
+])
+def test_which_to_dos_are_overdue_on_a_date(today, snoozed_until, done, escalated, overdue):
+    assert domain.todo_overdue(DEC_4, today, snoozed_until=snoozed_until, done=done, escalated=escalated) is overdue
+
+
+@pytest.mark.parametrize(("language", "sentence"), [
+    ("nl", "Schrijf Henk een persoonlijke kaart vóór 4 december 2026"),
+    ("en", "Write Henk a personal card before 4 December 2026"),
+    ("fr", "Schrijf Henk een persoonlijke kaart vóór 4 december 2026"),  # unknown language: Dutch
+])
+def test_the_card_to_do_in_the_coordinators_language(language, sentence):
+    assert todo_sentence("write-card", "Henk", DEC_4, language) == sentence
+
+
+def test_a_to_do_of_a_kind_without_words_yet_still_reads():
+    assert todo_sentence("phone-call", "Henk", DEC_4, "en") == "Henk: phone-call before 4 December 2026"
