@@ -144,6 +144,7 @@ async def mail_lead_on_overdue_todo(unit: Unit, event: Envelope) -> None:
     years = data.milestone.removeprefix("years-")
     await queue_mail(unit, data.volunteer_id, f"todo-overdue:{_short(data.todo_id)}", "todo-overdue", "lead",
                      {"action": data.action, "milestone": data.milestone, "due_on": data.due_on.isoformat(),
+                      "todo_id": data.todo_id,
                       "years": int(years) if years.isdigit() else None})
 
 

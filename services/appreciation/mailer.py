@@ -274,11 +274,12 @@ class MailSender:
             await update_each(unit.session, mails, [
                 ({"id": mail.id}, {"status": "failed", "last_error": f"SMTP {code}", "attempts": mail.attempts + 1})
                 for mail, code in outcomes.refused])
-            for mail, _ in outcomes.refused:  # a 5xx is final: tell the coordinator
+            for mail, _ in outcomes.refused:  # a 5xx is final: tell the coordinator, by mail and in the console
                 if mail.notification != "delivery-failed":
-                    await handlers.queue_mail(unit, mail.volunteer_id, f"{mail.occasion}:{mail.notification}",
-                                              "delivery-failed", "coordinator",
-                                              {"failed_notification": mail.notification})
+                    await handlers.raise_alert(unit, mail.volunteer_id, reason="delivery-failed",
+                                               occasion=f"{mail.occasion}:{mail.notification}",
+                                               notification="delivery-failed", audience="coordinator",
+                                               due_since=unit.now, context={"failed_notification": mail.notification})
         self.stats["failed"] += len(outcomes.refused)
         for mail, status, reason in outcomes.finished:
             self.stats["skipped" if status == "skipped" else "failed"] += 1
@@ -346,6 +347,7 @@ class MailSender:
         values = {key: None for key in TEMPLATE_KEYS} | dict(mail.context) | {
             "name": mail.name or f"#{mail.volunteer_id}",
             "unsubscribe_url": messages.unsubscribe_url(self.settings, mail.volunteer_id),
+            "console_url": messages.console_url(self.settings, mail.volunteer_id, mail.context),
         }
         return messages.build_message(settings=self.settings, volunteer_id=mail.volunteer_id,
                                       occasion=mail.occasion, notification=mail.notification,

@@ -12,6 +12,7 @@ from email.headerregistry import BaseHeader, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage
 from email.utils import formataddr
 from functools import lru_cache
+from urllib.parse import quote
 from pathlib import Path
 
 from babel import Locale
@@ -179,6 +180,14 @@ def volunteer_of_token(settings: Settings, token: str) -> str | None:
 
 def unsubscribe_url(settings: Settings, volunteer_id: str) -> str:
     return f"{settings.public_base_url.rstrip('/')}/unsubscribe/{unsubscribe_token(settings, volunteer_id)}"
+
+
+def console_url(settings: Settings, volunteer_id: str, context: dict) -> str:
+    """Where a coordinator acts on this mail: the volunteer's page in the console, at
+    the to-do when the mail is about one."""
+    url = f"{settings.console_base_url.rstrip('/')}/volunteers/{quote(volunteer_id, safe='')}"
+    todo = context.get("todo_id") or (f"{context['milestone']}-card" if context.get("milestone") else None)
+    return f"{url}#todo-{quote(todo, safe='')}" if todo else url
 
 
 def lunch_calendar(context: dict, volunteer_id: str, settings: Settings) -> bytes | None:

@@ -21,8 +21,19 @@ def checkin_kind_for(reason: str) -> str:
 
 def closed_by_checkin(reason: str, checkin_kind: str) -> bool:
     """A held check-in answers the overdue contact moment of its own kind, and any
-    conversation answers worries about a quiet volunteer or missed shifts."""
-    return reason == f"{checkin_kind}-overdue" or reason in ("quiet-volunteer", "missed-shifts")
+    conversation answers worries about a quiet volunteer, missed shifts or a mail
+    that could not be delivered (the coordinator reached them another way)."""
+    return reason == f"{checkin_kind}-overdue" or reason in ("quiet-volunteer", "missed-shifts", "delivery-failed")
+
+
+def closed_by_update(reason: str, changed: set[str]) -> bool:
+    """A new email address answers a mail that could not be delivered."""
+    return reason == "delivery-failed" and "email" in changed
+
+
+def suggestion(reason: str) -> str:
+    """The text key of what the console suggests doing about an alert."""
+    return "suggest_address" if reason == "delivery-failed" else f"suggest_{checkin_kind_for(reason)}"
 
 
 def closed_by_shift(reason: str) -> bool:

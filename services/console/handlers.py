@@ -71,6 +71,9 @@ async def apply_update(unit: Unit, event: Envelope) -> None:
     if changes:
         await unit.session.execute(update(volunteers).where(volunteers.c.volunteer_id == data.volunteer_id)
                                    .values(**changes))
+    if data.email is not None:  # the console keeps no address, but a new one answers a failed delivery
+        await _close_alerts(unit, data.volunteer_id, lambda reason: domain.closed_by_update(reason, {"email"}),
+                            "update")
     await _note(unit, event, "updated", data.updated_at,
                 fields=sorted(set(changes) - {"search_key", "name"} | ({"name"} if "name" in changes else set())))
 

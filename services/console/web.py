@@ -116,7 +116,7 @@ def routes(runtime: ServiceRuntime) -> APIRouter:
         upcoming.sort(key=lambda pair: (pair[0].on, pair[1].name or ""))
         return page(request, person, "today.html", alerts=open_alerts, total=total, mine=mine,
                     upcoming=upcoming, now=now, taken_by=names, days=UPCOMING_DAYS,
-                    checkin_kind_for=domain.checkin_kind_for, todos=open_todos, today=day, done=done,
+                    suggestion=domain.suggestion, todos=open_todos, today=day, done=done,
                     back="mine" if mine else "today")
 
     @router.get("/search", response_class=HTMLResponse)
@@ -148,7 +148,7 @@ def routes(runtime: ServiceRuntime) -> APIRouter:
                                                .order_by(todos.c.due_on, todos.c.todo_id))).all()
             names = await coordinators(session)
         return page(request, person, "volunteer.html", volunteer=row, history=history, alerts=open_alerts,
-                    taken_by=names, done=done, checkin_kind_for=domain.checkin_kind_for, now=runtime.clock(),
+                    taken_by=names, done=done, suggestion=domain.suggestion, now=runtime.clock(),
                     todos=[todo for todo in its_todos if todo.status == "open"],
                     done_todos=[todo for todo in its_todos if todo.status == "done"], today=local_today(),
                     back="volunteer")

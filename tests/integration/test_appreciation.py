@@ -221,7 +221,7 @@ async def test_a_mail_whose_record_the_database_refused_is_recorded_later_not_se
 
 
 async def test_a_permanent_refusal_is_marked_failed_and_the_coordinator_is_told(
-        start_service, producer, mail_settings, smtp_server):
+        start_service, producer, mail_settings, smtp_server, infra):
     runtime = await start_service(appreciation, settings=mail_settings)
     kees, email = uid("kees"), f"kees.{uuid.uuid4().hex[:6]}@example.org"
     smtp_server.rejected_recipients.add(email)
@@ -236,6 +236,8 @@ async def test_a_permanent_refusal_is_marked_failed_and_the_coordinator_is_told(
     async with api_client(runtime) as http:
         failed = (await http.get("/mails", params={"status_filter": "failed"})).json()
     assert [(m["volunteer_id"], m["notification"]) for m in failed] == [(kees, "first-shift-thanks")]
+    raised = await read_topic(infra.kafka_bootstrap, "alerts.raised", kees.encode())  # shown in the console too
+    assert [json.loads(r.value)["data"]["reason"] for r in raised] == ["delivery-failed"]
 
 
 async def test_one_click_unsubscribe_stops_appreciation_mail_but_not_coordinator_mail(

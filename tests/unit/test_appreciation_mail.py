@@ -18,7 +18,8 @@ LUNCH = {"years": 5, "milestone": "years-5", "anniversary_on": "2026-12-04", "lu
 
 def build(notification, language="nl", name="Henk", audience="volunteer", recipient="henk@example.org", **context):
     values = {key: None for key in TEMPLATE_KEYS} | context | {
-        "name": name, "unsubscribe_url": messages.unsubscribe_url(SETTINGS, "v-henk")}
+        "name": name, "unsubscribe_url": messages.unsubscribe_url(SETTINGS, "v-henk"),
+        "console_url": messages.console_url(SETTINGS, "v-henk", context)}
     return messages.build_message(settings=SETTINGS, volunteer_id="v-henk", occasion=context.get("milestone", "x"),
                                   notification=notification, audience=audience, recipient=recipient,
                                   language=language, values=values)
@@ -181,3 +182,21 @@ def test_the_unsubscribe_header_is_one_plain_line_a_mail_client_can_follow():
     assert b"=?" not in line and len(line) < 998
     token = line.rstrip()[:-1].rsplit(b"/", 1)[1].decode()
     assert messages.volunteer_of_token(SETTINGS, token) is not None
+
+
+@pytest.mark.parametrize(("notification", "audience", "context", "link"), [
+    ("coordinator-reminder", "coordinator", LUNCH, "/console/volunteers/v-henk#todo-years-5-card"),
+    ("coordinator-alert", "coordinator", {"reason": "intake-overdue", "due_since": "2026-11-20T10:00:00+00:00"},
+     "/console/volunteers/v-henk"),
+    ("delivery-failed", "coordinator", {"failed_notification": "first-shift-thanks"}, "/console/volunteers/v-henk"),
+])
+def test_coordinator_mail_links_to_where_it_is_acted_on_in_the_console(notification, audience, context, link):
+    message = build(notification, "nl", audience=audience, **context)
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    assert f"{SETTINGS.console_base_url.removesuffix('/console')}{link}" in text
+    assert f'href="{SETTINGS.console_base_url.removesuffix("/console")}{link}"' in html
+
+
+def test_volunteer_mail_has_no_console_link():
+    assert "/console/" not in build("first-shift-thanks", "nl").get_body(("plain",)).get_content()

@@ -98,3 +98,18 @@ def test_the_card_to_do_in_the_coordinators_language(language, sentence):
 
 def test_a_to_do_of_a_kind_without_words_yet_still_reads():
     assert todo_sentence("phone-call", "Henk", DEC_4, "en") == "Henk: phone-call before 4 December 2026"
+
+
+@pytest.mark.parametrize(("reason", "changed", "closes"), [
+    ("delivery-failed", {"email"}, True), ("delivery-failed", {"name"}, False), ("intake-overdue", {"email"}, False)])
+def test_a_new_address_answers_a_failed_delivery(reason, changed, closes):
+    assert domain.closed_by_update(reason, changed) is closes
+
+
+@pytest.mark.parametrize(("reason", "key"), [
+    ("intake-overdue", "suggest_intake"), ("onboarding-overdue", "suggest_onboarding"),
+    ("quiet-volunteer", "suggest_periodic"), ("delivery-failed", "suggest_address")])
+def test_what_the_console_suggests(reason, key):
+    from services.console.texts import TEXTS
+
+    assert domain.suggestion(reason) == key and key in TEXTS["nl"] and key in TEXTS["en"]

@@ -39,7 +39,8 @@ class _FixedNow(datetime):
 
 def _wire(notification, language, audience, context, name):
     values = {key: None for key in TEMPLATE_KEYS} | context | {
-        "name": name, "unsubscribe_url": messages.unsubscribe_url(SETTINGS, "v-henk")}
+        "name": name, "unsubscribe_url": messages.unsubscribe_url(SETTINGS, "v-henk"),
+        "console_url": messages.console_url(SETTINGS, "v-henk", context)}
     message = messages.build_message(settings=SETTINGS, volunteer_id="v-henk", occasion="x",
                                      notification=notification, audience=audience, recipient="henk@example.org",
                                      language=language, values=values)
