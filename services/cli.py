@@ -20,7 +20,16 @@ ALL_SERVICES_PORT = 8000
 
 
 def _configure_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from shared.metrics import log_formatter
+    from shared.settings import SettingsError, load_settings
+
+    try:  # LOG_FORMAT: text (default) or json, one object per line
+        log_format = load_settings().log_format
+    except SettingsError:  # the command reports the bad setting right after
+        log_format = "text"
+    handler = logging.StreamHandler()
+    handler.setFormatter(log_formatter(log_format))
+    logging.basicConfig(level=level.upper(), handlers=[handler])
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
     for noisy in ("uvicorn.access", "mail.log", "alembic.runtime.plugins"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -41,6 +41,7 @@ SCOPES: dict[str, str] = {
     "shifts:write": "schedule, assign and report shifts",
     "checkins:write": "record held check-ins",
     "mail:read": "read the mail queue",
+    "metrics:read": "read the operational metrics (/metrics: counts only, no personal data)",
     "admin": "everything, including erasure and export",
 }
 TOKEN_PREFIX = "dkj_"

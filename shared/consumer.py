@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -35,6 +36,7 @@ from shared.contracts import EventType, dlq_topic
 from shared.db import DeliveryTables
 from shared.delivery import Unit, already_processed
 from shared.envelope import BadRecord, Envelope, parse_record
+from shared.metrics import ServiceMetrics
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -107,8 +109,10 @@ class EventConsumer:
         on_commit: Callable[[Unit], None] = lambda unit: None,
         retry: RetryPolicy = RetryPolicy(),
         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        metrics: ServiceMetrics | None = None,
     ) -> None:
         self.service = service
+        self.metrics = metrics or ServiceMetrics(service)
         self.settings = settings
         self.consumer = consumer
         self.producer = producer
@@ -143,6 +147,13 @@ class EventConsumer:
 
     async def process_batch(self, batch: dict[TopicPartition, list]) -> None:
         self.stats["batches"] += 1
+        started = time.perf_counter()
+        try:
+            await self._process_batch(batch)
+        finally:
+            self.metrics.batch_took(time.perf_counter() - started)
+
+    async def _process_batch(self, batch: dict[TopicPartition, list]) -> None:
         done: dict[TopicPartition, int] = {}
         for tp, records in batch.items():
             if not records:
@@ -170,6 +181,7 @@ class EventConsumer:
             try:
                 events.append((record, parse_record(record.headers, record.value, record.topic,
                                                     self.accepted.get(record.topic, {}))))
+                self.metrics.consumed(events[-1][1].type)
             except BadRecord as error:
                 await self.dead_letter(record, str(error))
         if not events:
@@ -188,10 +200,11 @@ class EventConsumer:
             unit = Unit(session=session, tables=self.tables, source=self.service, settings=self.settings,
                         now=self.clock())
             seen = await already_processed(session, self.tables, events)
-            fresh = []
+            fresh, duplicates = [], []
             for event in events:
                 if event.dedup_key in seen:
                     self.stats["duplicates"] += 1
+                    duplicates.append(event.type)
                     continue
                 seen.add(event.dedup_key)
                 fresh.append(event)
@@ -202,6 +215,10 @@ class EventConsumer:
                 await self.handlers[event.type](unit, event)
             await unit.flush()
         self.stats["processed"] += len(fresh)
+        for event in fresh:  # counted once committed
+            self.metrics.applied(event.type)
+        for event_type in duplicates:
+            self.metrics.duplicate(event_type)
         self.on_commit(unit)
 
     async def _apply_one_with_retry(self, record, event: Envelope) -> None:
@@ -211,7 +228,7 @@ class EventConsumer:
                 await self._apply([event])
                 return
             except BadRecord as error:  # a handler found the content unacceptable
-                await self.dead_letter(record, str(error))
+                await self.dead_letter(record, str(error), event_type=event.type)
                 return
             except Exception as error:
                 failures += 1
@@ -224,7 +241,8 @@ class EventConsumer:
                 if failures >= self.retry.handler_attempts:
                     log.error("event %s/%s failed %d times; dead-lettering it",
                               event.type, event.id, failures, exc_info=False)
-                    await self.dead_letter(record, f"handler failed {failures} times: {_reason(error)}")
+                    await self.dead_letter(record, f"handler failed {failures} times: {_reason(error)}",
+                                           event_type=event.type)
                     return
                 await self.wait_keeping_partitions(self.retry.backoff(failures))
 
@@ -244,7 +262,9 @@ class EventConsumer:
             still = [tp for tp in assigned if tp in self.consumer.assignment()]
             self.consumer.resume(*still)
 
-    async def dead_letter(self, record, reason: str) -> None:
+    async def dead_letter(self, record, reason: str, *, event_type: str | None = None) -> None:
+        """Send `record` to `<topic>.dlq`; `event_type`: its type when it was a valid event
+        (a metrics label: dead letters that were no valid event count as "invalid")."""
         headers = list(record.headers or ()) + [
             ("dlq-reason", reason.encode("utf-8", "replace")),
             ("dlq-service", self.service.encode()),
@@ -264,4 +284,5 @@ class EventConsumer:
                 log.warning("DLQ write to %s failed (%s); retrying", topic, type(error).__name__)
                 await self.wait_keeping_partitions(self.retry.backoff(failures))
         self.stats["dead_lettered"] += 1
+        self.metrics.dead_lettered(record.topic, event_type)
         log.warning("dead-lettered %s[%d]@%d: %s", record.topic, record.partition, record.offset, reason)

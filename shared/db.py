@@ -7,6 +7,7 @@ services without any service reading another's tables.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import timezone
@@ -25,9 +26,10 @@ from sqlalchemy import (
     TypeDecorator,
     bindparam,
     event,
+    text,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 # BigInteger autoincrement does not work on SQLite; Integer there, bigint elsewhere.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -107,21 +109,74 @@ def delivery_tables(metadata: MetaData, service: str) -> DeliveryTables:
     return DeliveryTables(inbox=inbox, outbox=outbox)
 
 
-async def migrate(engine: AsyncEngine, service: str, migrations_dir: Path) -> None:
-    """Bring the service's tables to the newest Alembic revision."""
-    from alembic import command
+def advisory_key(service: str, purpose: str) -> int:
+    """The PostgreSQL advisory lock key (a signed 64-bit number) of one service's
+    `purpose` ("migrate", "sweep", "relay"): the same in every instance, different
+    per service and purpose, so one service's relay never waits for its sweep."""
+    digest = hashlib.blake2b(f"dankjewel:{service}:{purpose}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+async def try_advisory_xact_lock(connection: AsyncConnection, key: int) -> bool:
+    """Take the transaction-level advisory lock `key` if free (PostgreSQL; elsewhere
+    always True). Released when the connection's transaction ends, also when it is
+    rolled back or the connection is lost: nothing can leave it held."""
+    if connection.dialect.name != "postgresql":
+        return True
+    return bool(await connection.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": key}))
+
+
+async def advisory_xact_lock(connection: AsyncConnection, key: int) -> None:
+    """Wait for the transaction-level advisory lock `key` (PostgreSQL; elsewhere a no-op)."""
+    if connection.dialect.name == "postgresql":
+        await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+def _alembic_config(service: str, migrations_dir: Path):  # noqa: ANN202
     from alembic.config import Config
 
     config = Config()
     config.set_main_option("script_location", str(migrations_dir))
     config.attributes["service"] = service
+    return config
+
+
+async def migrate(engine: AsyncEngine, service: str, migrations_dir: Path) -> None:
+    """Bring the service's tables to the newest Alembic revision.
+
+    On PostgreSQL under an advisory lock per service, held by the migration's own
+    transaction: instances starting together migrate one after the other, and the
+    later ones find the tables at the head revision already. (SQLite serialises
+    writers itself.)"""
+    from alembic import command
+
+    config = _alembic_config(service, migrations_dir)
 
     def upgrade(connection) -> None:  # noqa: ANN001
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 
     async with engine.begin() as connection:
+        await advisory_xact_lock(connection, advisory_key(service, "migrate"))
         await connection.run_sync(upgrade)
+
+
+def migration_heads(service: str, migrations_dir: Path) -> set[str]:
+    """The head revision(s) of the service's migration scripts (read from files)."""
+    from alembic.script import ScriptDirectory
+
+    return set(ScriptDirectory.from_config(_alembic_config(service, migrations_dir)).get_heads())
+
+
+async def applied_revisions(connection: AsyncConnection, service: str) -> set[str]:
+    """The revision(s) the service's tables are at (its Alembic version table)."""
+    from alembic.migration import MigrationContext
+
+    def current(sync_connection) -> set[str]:  # noqa: ANN001
+        context = MigrationContext.configure(sync_connection, opts={"version_table": f"alembic_version_{service}"})
+        return set(context.get_current_heads())
+
+    return await connection.run_sync(current)
 
 
 def run_alembic_env(service: str, metadata: MetaData) -> None:

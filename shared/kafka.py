@@ -13,7 +13,7 @@ from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PARTITIONS = 3
+DEFAULT_PARTITIONS = 3  # KAFKA_PARTITIONS' default
 
 
 def create_producer(settings: Settings, client_id: str) -> AIOKafkaProducer:
@@ -49,8 +49,9 @@ def create_consumer(settings: Settings, group_id: str, topics: list[str]) -> AIO
 
 # Beyond volunteers.*: topics whose events name a coordinator's address
 # (help.offered, followups.overdue, alerts.raised) or spell out a volunteer's
-# interests, skills and availability (opportunities.offered).
-PERSONAL_TOPICS = frozenset({"help.offered", "followups.overdue", "alerts.raised", "opportunities.offered"})
+# interests, skills and availability (opportunities.offered), or hold a note (todos.done).
+PERSONAL_TOPICS = frozenset({"help.offered", "followups.overdue", "alerts.raised", "opportunities.offered",
+                             "todos.done"})  # a coordinator's free-text note
 
 
 def carries_personal_data(topic: str) -> bool:
@@ -69,26 +70,33 @@ def topic_configs(topic: str, settings: Settings) -> dict[str, str]:
     return {}
 
 
-async def ensure_topics(settings: Settings, topics: list[str], partitions: int = DEFAULT_PARTITIONS,
+async def ensure_topics(settings: Settings, topics: list[str], partitions: int | None = None,
                         attempts: int = 30) -> None:
-    """Create missing topics (see `topic_configs`); existing ones are left as they are.
-    Waits for the broker to answer (up to `attempts` seconds)."""
+    """Create missing topics with KAFKA_PARTITIONS partitions (or `partitions`),
+    KAFKA_REPLICATION_FACTOR replicas and their config (see `topic_configs`);
+    existing ones are left as they are, with a warning when their partition count
+    differs. Waits for the broker to answer (up to `attempts` seconds)."""
+    partitions = partitions or settings.kafka_partitions
     for attempt in range(1, attempts + 1):
         admin = AIOKafkaAdminClient(**settings.kafka_client_options(), client_id="dankjewel-admin")
         try:
             await admin.start()
             existing = set(await admin.list_topics())
-            missing = [t for t in sorted(set(topics)) if t not in existing]
+            wanted = sorted(set(topics))
+            missing = [t for t in wanted if t not in existing]
             if missing:
                 try:
                     await admin.create_topics(
-                        [NewTopic(name=t, num_partitions=partitions, replication_factor=1,
+                        [NewTopic(name=t, num_partitions=partitions,
+                                  replication_factor=settings.kafka_replication_factor,
                                   topic_configs=topic_configs(t, settings)) for t in missing]
                     )
-                    log.info("created topics %s", ", ".join(missing))
+                    log.info("created topics %s (%d partitions, replication factor %d)", ", ".join(missing),
+                             partitions, settings.kafka_replication_factor)
                 except TopicAlreadyExistsError:
                     pass
                 await _wait_until_led(admin, missing, partitions)
+            await _warn_about_partition_counts(admin, [t for t in wanted if t in existing], partitions)
             return
         except KafkaConnectionError:
             if attempt == attempts:
@@ -97,6 +105,29 @@ async def ensure_topics(settings: Settings, topics: list[str], partitions: int =
             await asyncio.sleep(1)
         finally:
             await admin.close()
+
+
+def partition_mismatches(described: list[dict], partitions: int) -> dict[str, int]:
+    """Topics (from the admin client's `describe_topics`) whose partition count is
+    not `partitions`, with their count."""
+    return {t["topic"]: len(t.get("partitions", ())) for t in described
+            if not t.get("error_code") and t.get("topic") and len(t.get("partitions", ())) != partitions}
+
+
+async def _warn_about_partition_counts(admin: AIOKafkaAdminClient, topics: list[str], partitions: int) -> None:
+    """A WARNING per existing topic with another partition count than KAFKA_PARTITIONS;
+    never more than that (the topic works, and repartitioning is the operator's call:
+    adding partitions moves keys, so one volunteer's events may then be read out of order)."""
+    if not topics:
+        return
+    try:
+        described = await admin.describe_topics(topics)
+    except Exception as error:  # the check is advice: start-up goes on without it
+        log.info("could not check the partition counts of existing topics (%s)", type(error).__name__)
+        return
+    for topic, count in sorted(partition_mismatches(described, partitions).items()):
+        log.warning("topic %s has %d partitions, KAFKA_PARTITIONS is %d; existing topics are left as they are",
+                    topic, count, partitions)
 
 
 async def _wait_until_led(admin: AIOKafkaAdminClient, topics: list[str], partitions: int,

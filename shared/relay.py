@@ -14,7 +14,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.consumer import RetryPolicy, is_transient
-from shared.db import DeliveryTables
+from shared.db import DeliveryTables, advisory_key, try_advisory_xact_lock
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +24,8 @@ class OutboxRelay:
                  batch_size: int = 500, idle_poll_seconds: float = 1.0, retry: RetryPolicy = RetryPolicy()) -> None:
         self.engine = engine
         self.outbox = tables.outbox
+        # One lock per service (its outbox table is `<service>_outbox`).
+        self.lock_key = advisory_key(tables.outbox.name.removesuffix("_outbox"), "relay")
         self.producer = producer
         self.batch_size = batch_size
         self.idle_poll_seconds = idle_poll_seconds
@@ -62,11 +64,20 @@ class OutboxRelay:
                     pass
 
     async def publish_pending(self) -> int:
-        """Publish one batch of outbox rows; returns how many were sent."""
+        """Publish one batch of outbox rows; returns how many were sent (0 also when
+        another instance's relay is publishing this service's outbox right now)."""
         async with self.engine.begin() as connection:
+            # One relay per service publishes at a time (PostgreSQL advisory lock, held
+            # until this transaction ends). Two relays each taking other rows (SKIP
+            # LOCKED) could send one volunteer's later event before an earlier one;
+            # a single publisher sends in id order. The other instances' relays stand
+            # by and take over at their next poll (≤ 1 s) when this one stops or dies.
+            if not await try_advisory_xact_lock(connection, self.lock_key):
+                log.debug("outbox relay: another instance is publishing %s", self.outbox.name)
+                return 0
             query = select(self.outbox).order_by(self.outbox.c.id).limit(self.batch_size)
             if connection.dialect.name == "postgresql":
-                # Two relays of the same service never send the same rows concurrently.
+                # Rows an erasure is deleting right now are left to it.
                 query = query.with_for_update(skip_locked=True)
             rows = (await connection.execute(query)).all()
             if not rows:

@@ -9,22 +9,34 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI
-from sqlalchemy import MetaData
+from fastapi import APIRouter, FastAPI, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker
 
 from shared.auth import Authenticator
 from shared.consumer import EventConsumer, PrepareBatch, Subscription, is_transient
 from shared.contracts import EventType, dlq_topic
-from shared.db import DeliveryTables, create_engine, migrate
+from shared.db import (
+    DeliveryTables,
+    advisory_key,
+    advisory_xact_lock,
+    applied_revisions,
+    create_engine,
+    migrate,
+    migration_heads,
+    try_advisory_xact_lock,
+)
 from shared.delivery import Unit
 from shared.http import harden
 from shared.kafka import create_consumer, create_producer, ensure_topics
+from shared.metrics import CONTENT_TYPE, ServiceMetrics, current_service
 from shared.privacy import export_volunteer
 from shared.relay import OutboxRelay
 from shared.settings import Settings
@@ -74,6 +86,8 @@ class ServiceRuntime:
         self.relay: OutboxRelay | None = None
         self._tasks: list[asyncio.Task] = []
         self.wakers: dict[str, asyncio.Event] = {}
+        self.metrics = ServiceMetrics(self.name)  # a registry per runtime: `run all` has five
+        self.producer_started = False
         # Reads API_TOKENS_FILE on the first request, and again whenever it changed.
         self.auth = Authenticator(self.settings.api_tokens_file)
 
@@ -86,6 +100,14 @@ class ServiceRuntime:
         """Start the outbox relay and, as asked, the consumer, the background loops
         (default: with the consumer) and the scheduled sweeps."""
         background = consume if background is None else background
+        # Log lines of this start-up and of every loop it starts name the service (JSON logs).
+        service_token = current_service.set(self.name)
+        try:
+            await self._start(consume=consume, background=background, scheduled_sweeps=scheduled_sweeps)
+        finally:
+            current_service.reset(service_token)
+
+    async def _start(self, *, consume: bool, background: bool, scheduled_sweeps: bool) -> None:
         d, settings = self.definition, self.settings
         if d.check_config is not None:
             d.check_config(settings)
@@ -93,11 +115,13 @@ class ServiceRuntime:
             log.warning("%s", warning)
         self.engine = create_engine(settings.database_url)
         await migrate(self.engine, d.name, d.migrations_dir)
+        self.migration_heads = migration_heads(d.name, d.migrations_dir)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         topics = {t.topic for t in d.consumes + d.publishes}
         await ensure_topics(settings, sorted(topics | {dlq_topic(t.topic) for t in d.consumes}))
         self.producer = create_producer(settings, client_id=f"{settings.kafka_group_prefix}-{d.name}")
         await self.producer.start()
+        self.producer_started = True
         self.relay = OutboxRelay(engine=self.engine, tables=d.tables, producer=self.producer)
         self._tasks.append(asyncio.create_task(self._supervise("outbox relay", self.relay.run), name=f"{d.name}-relay"))
         for loop in d.background if background else []:
@@ -113,7 +137,7 @@ class ServiceRuntime:
             self.consumer = EventConsumer(
                 service=d.name, consumer=kafka_consumer, producer=self.producer, engine=self.engine, settings=settings,
                 tables=d.tables, subscriptions=d.subscriptions, prepare_batch=d.prepare_batch,
-                on_commit=self.after_commit, clock=self.clock,
+                on_commit=self.after_commit, clock=self.clock, metrics=self.metrics,
             )
             self._tasks.append(asyncio.create_task(self._supervise("consumer", self.consumer.run), name=f"{d.name}-consumer"))
         log.info("service %s started (consumes %s; publishes %s)", d.name,
@@ -130,18 +154,35 @@ class ServiceRuntime:
         for loop in unit.wakes:
             self.waker(loop).set()
 
-    async def sweep(self, as_of: datetime) -> int:
-        """Run the service's time-based rules as of `as_of` (any moment: backfills, tests)."""
+    async def sweep(self, as_of: datetime, *, wait: bool = True) -> int | None:
+        """Run the service's time-based rules as of `as_of` (any moment: backfills, tests).
+
+        One instance of a service sweeps at a time: on PostgreSQL the sweep holds an
+        advisory lock per service, in a transaction of its own kept open meanwhile (so
+        a lost connection or a crash releases it). An on-demand sweep (`dankjewel
+        sweep`, tests) waits for the lock; a scheduled one (`wait=False`) skips the
+        round and returns None when another instance is sweeping. Sweeps are
+        idempotent anyway: the lock saves doubled work and races between them."""
         if self.definition.sweep is None:
             return 0
-        raised = await self.definition.sweep(self, as_of)
+        key = advisory_key(self.name, "sweep")
+        async with self.engine.connect() as lock_connection, lock_connection.begin():
+            if wait:
+                await advisory_xact_lock(lock_connection, key)
+            elif not await try_advisory_xact_lock(lock_connection, key):
+                log.info("sweep of %s skipped: another instance is sweeping", self.name)
+                self.metrics.sweep_skipped()
+                return None
+            started = time.perf_counter()
+            raised = await self.definition.sweep(self, as_of)
+            self.metrics.sweep_took(time.perf_counter() - started)
         log.info("sweep of %s as of %s raised %d", self.name, as_of.isoformat(), raised)
         return raised
 
     async def _sweep_on_schedule(self) -> None:
         while True:
             try:
-                await self.sweep(self.clock())
+                await self.sweep(self.clock(), wait=False)
             except Exception as error:
                 if not is_transient(error):
                     raise
@@ -186,6 +227,7 @@ class ServiceRuntime:
             with contextlib.suppress(Exception):
                 await self.consumer.consumer.stop()
         if self.producer is not None:
+            self.producer_started = False
             with contextlib.suppress(Exception):
                 await self.producer.stop()
         if self.engine is not None:
@@ -215,6 +257,9 @@ class ServiceRuntime:
                     "consumer": self.consumer.stats if self.consumer else None,
                     "relayed": self.relay.published if self.relay else 0}
 
+        self._readiness_route(app)
+        self._metrics_route(app)
+
         @app.get("/volunteers/{volunteer_id}/export", tags=["privacy"],
                  dependencies=[self.auth.requires("admin")])
         async def export(volunteer_id: SafeId) -> dict:
@@ -226,6 +271,45 @@ class ServiceRuntime:
         if d.http_setup is not None:
             d.http_setup(app)
         return app
+
+    def _readiness_route(self, app: FastAPI) -> None:
+        @app.get("/ready", tags=["operations"])
+        async def ready() -> JSONResponse:
+            """200 when this instance can do its work (database answers, its tables are at
+            the newest migration, the Kafka producer is started); else 503 naming what is not."""
+            checks = await self.readiness()
+            ok = all(value == "ok" for value in checks.values())
+            return JSONResponse({"service": self.name, "status": "ready" if ok else "not ready", "checks": checks},
+                                status_code=200 if ok else 503)
+
+    async def readiness(self, timeout: float = 3.0) -> dict[str, str]:
+        """{"database", "migrations", "kafka"} → "ok" or why not (no URLs, no secrets)."""
+        checks = {"database": "not started", "migrations": "unknown", "kafka": "not started"}
+        if self.engine is not None:
+            try:
+                async with asyncio.timeout(timeout):
+                    async with self.engine.connect() as connection:
+                        await connection.execute(text("SELECT 1"))
+                        checks["database"] = "ok"
+                        applied = await applied_revisions(connection, self.name)
+                checks["migrations"] = "ok" if applied == self.migration_heads else "not at the newest revision"
+            except Exception as error:  # the database is away (or too slow to answer)
+                if checks["database"] != "ok":
+                    checks["database"] = f"unavailable ({type(error).__name__})"
+        if self.producer is not None and self.producer_started:
+            checks["kafka"] = "ok"
+        return checks
+
+    def _metrics_route(self, app: FastAPI) -> None:
+        # Counts only (no ids, names or addresses), yet behind a token: the scope
+        # metrics:read, for the scraper (`dankjewel tokens create prometheus --scope metrics:read`).
+        @app.get("/metrics", tags=["operations"], dependencies=[self.auth.requires("metrics:read")],
+                 response_class=Response)
+        async def metrics() -> Response:
+            """This service's metrics in the Prometheus text format."""
+            await self.metrics.refresh(self.engine, self.definition.tables.outbox,
+                                       self.consumer.consumer if self.consumer else None, now=self.clock())
+            return Response(self.metrics.exposition(), media_type=CONTENT_TYPE)
 
     async def export(self, volunteer_id: str) -> dict:
         async with self.engine.connect() as connection:

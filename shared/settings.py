@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     kafka_group_prefix: str = Field(default="dankjewel", min_length=1)
     kafka_pii_retention_days: int = Field(default=30, ge=1, description="Retention of new topics that carry "
                                           "personal data (volunteers.*, *.dlq)")
+    kafka_partitions: int = Field(default=3, ge=1, description="Partitions of the topics dankjewel creates "
+                                  "(existing topics are left alone; a different count is warned about)")
+    kafka_replication_factor: int = Field(default=1, ge=1, description="Replicas of each partition of the "
+                                          "topics dankjewel creates (at most the number of brokers)")
 
     # Database: SQLite is the embedded default for a quick local run.
     database_url: str = DEFAULT_DATABASE_URL
@@ -107,6 +111,9 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int | None = Field(default=None, ge=1, le=65535,
                                   description="Default: 8000 for `run all`, the service's own port otherwise")
+
+    # Operations
+    log_format: Literal["text", "json"] = Field(default="text", description="json: one JSON object per log line")
 
     @field_validator("kafka_bootstrap_servers")
     @classmethod

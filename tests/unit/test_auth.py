@@ -16,8 +16,8 @@ from shared.service import ServiceRuntime
 from shared.settings import load_settings
 
 # The only routes a caller without a token may reach: they read and change no
-# volunteer's data (health), or carry their own proof (the signed unsubscribe link).
-PUBLIC = {("GET", "/health"), ("GET", "/unsubscribe/{token}"), ("POST", "/unsubscribe/{token}")}
+# volunteer's data (health, readiness), or carry their own proof (the signed unsubscribe link).
+PUBLIC = {("GET", "/health"), ("GET", "/ready"), ("GET", "/unsubscribe/{token}"), ("POST", "/unsubscribe/{token}")}
 
 
 @pytest.fixture

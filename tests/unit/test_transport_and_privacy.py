@@ -153,6 +153,7 @@ def test_cleartext_warnings(overrides, expected):
     ("followups.overdue", True),
     ("alerts.raised", True),
     ("opportunities.offered", True),  # the volunteer's interests and availability
+    ("todos.done", True),  # a coordinator's note
     ("shifts.completed", False),
     ("milestones.reached", False),
     ("appreciations.sent", False),
