@@ -96,11 +96,12 @@ async def wait_for_consumers(stack: Stack, timeout: float) -> bool:
     try:
         # The admin client's topic description, not the consumer's metadata cache (which
         # may not know a topic yet, and then hid a service's whole backlog from this check).
-        topics = sorted({t.topic for d in all_services().values() for t in d.consumes})
+        running = {name: d for name, d in all_services().items() if name in SERVICES}  # the stack's, not every one
+        topics = sorted({t.topic for d in running.values() for t in d.consumes})
         partitions = {t["topic"]: [p["partition"] for p in t["partitions"]] for t in await admin.describe_topics(topics)}
         reads = {f"{stack.group_prefix}-{name}": [TopicPartition(t.topic, p) for t in d.consumes
                                                   for p in sorted(partitions.get(t.topic, ()))]
-                 for name, d in all_services().items()}
+                 for name, d in running.items()}
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             behind = 0
