@@ -79,6 +79,13 @@ def todo_overdue(due_on: date, today: date, *, snoozed_until: date | None = None
     return not done and not escalated and todo_deadline(due_on, snoozed_until) < today
 
 
+def days_of_year_ahead(today: date, days: int) -> set[tuple[int, int]]:
+    """(month, day) of today and the next `days` days, with 29 February when 28
+    February is among them (an anniversary of 29 February falls on the 28th)."""
+    ahead = {((today + timedelta(n)).month, (today + timedelta(n)).day) for n in range(days + 1)}
+    return ahead | {(2, 29)} if (2, 28) in ahead else ahead
+
+
 def search_key(name: str) -> str:
     """A name folded for search: case and accents ignored ("Zoë" is found as "zoe")."""
     decomposed = unicodedata.normalize("NFKD", name.casefold())

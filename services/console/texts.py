@@ -4,7 +4,9 @@ exists in both languages (a unit test checks)."""
 from __future__ import annotations
 
 from datetime import date
+from functools import lru_cache
 
+from babel import Locale
 from babel.dates import format_date
 
 TEXTS: dict[str, dict[str, str]] = {
@@ -219,9 +221,16 @@ TEXTS: dict[str, dict[str, str]] = {
 DATE_LOCALES = {"nl": "nl", "en": "en_GB"}
 
 
+@lru_cache(maxsize=4096)
 def long_date(day: date, language: str) -> str:
-    """A date as people write it: "4 december 2026", "4 December 2026"."""
-    return format_date(day, format="long", locale=DATE_LOCALES.get(language, "nl"))
+    """A date as people write it: "4 december 2026", "4 December 2026". Kept: a page
+    shows the same few dates many times, and babel takes ~50 µs for each."""
+    return format_date(day, format="long", locale=_locale(DATE_LOCALES.get(language, "nl")))
+
+
+@lru_cache(maxsize=None)
+def _locale(name: str) -> Locale:
+    return Locale.parse(name)
 
 
 def todo_sentence(action: str, name: str, due_on: date, language: str) -> str:

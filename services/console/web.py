@@ -41,6 +41,7 @@ from shared.values import SafeId
 
 TEMPLATES = Path(__file__).parent / "templates"
 TODAY_ALERTS = 200  # the oldest first; more are behind "show all"
+TODAY_UPCOMING = 100  # the soonest first; likewise
 UPCOMING_DAYS = 30
 # Where a to-do's form returns to (its hidden `back` field); anything else: the volunteer.
 BACK_TO = {"today": "/", "mine": "/?mine=true"}
@@ -108,14 +109,20 @@ def routes(runtime: ServiceRuntime) -> APIRouter:
             if mine:
                 people = people.where(volunteers.c.coordinator_email == person.email)
             upcoming = []
+            window = domain.days_of_year_ahead(now.date(), UPCOMING_DAYS)  # a cheap test before the exact one
             for row in await session.execute(people):
-                anniversary = domain.next_anniversary(row.service_started_on, now.date(), UPCOMING_DAYS)
-                if anniversary is not None:
-                    upcoming.append((anniversary, row))
+                started = row.service_started_on
+                if (started.month, started.day) in window:
+                    anniversary = domain.next_anniversary(started, now.date(), UPCOMING_DAYS)
+                    if anniversary is not None:
+                        upcoming.append((anniversary, row))
             names = await coordinators(session)
         upcoming.sort(key=lambda pair: (pair[0].on, pair[1].name or ""))
+        upcoming_total = len(upcoming)
+        if not everything:
+            upcoming = upcoming[:TODAY_UPCOMING]
         return page(request, person, "today.html", alerts=open_alerts, total=total, mine=mine,
-                    upcoming=upcoming, now=now, taken_by=names, days=UPCOMING_DAYS,
+                    upcoming=upcoming, upcoming_total=upcoming_total, now=now, taken_by=names, days=UPCOMING_DAYS,
                     suggestion=domain.suggestion, todos=open_todos, today=day, done=done,
                     back="mine" if mine else "today")
 

@@ -113,3 +113,11 @@ def test_what_the_console_suggests(reason, key):
     from services.console.texts import TEXTS
 
     assert domain.suggestion(reason) == key and key in TEXTS["nl"] and key in TEXTS["en"]
+
+
+@pytest.mark.parametrize(("started", "today"), [
+    (date(2021, 12, 4), date(2026, 11, 30)), (date(2020, 2, 29), date(2027, 2, 20)),
+    (date(2022, 1, 15), date(2026, 12, 20)), (date(2021, 11, 29), date(2026, 11, 30))])
+def test_the_cheap_window_never_hides_an_anniversary(started, today):
+    if domain.next_anniversary(started, today, 30) is not None:
+        assert (started.month, started.day) in domain.days_of_year_ahead(today, 30)
