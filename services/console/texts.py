@@ -11,6 +11,7 @@ from babel.dates import format_date
 
 TEXTS: dict[str, dict[str, str]] = {
     "nl": {
+        "other_language": "English",
         "hours": "%s uur",
         "recorded_not_celebrated": "vastgelegd, niet gevierd: te laat ontdekt",
         "checkin_intake": "kennismakingsgesprek", "checkin_onboarding": "inwerkgesprek", "checkin_periodic": "periodiek gesprek",
@@ -113,6 +114,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "event_todo-done": "To-do gedaan",
     },
     "en": {
+        "other_language": "Nederlands",
         "hours": "%s hours",
         "recorded_not_celebrated": "recorded, not celebrated: found too late",
         "checkin_intake": "intake conversation", "checkin_onboarding": "onboarding check-in", "checkin_periodic": "periodic check-in",

@@ -263,6 +263,18 @@ def routes(runtime: ServiceRuntime) -> APIRouter:
 
         return await act_on_todo(request, volunteer_id, todo_id, csrf, person, back, snooze, "todo-snoozed")
 
+    @router.post("/language")
+    async def choose_language(request: Request, language: Annotated[str, Form()],
+                              csrf: Annotated[str | None, Form()] = None,
+                              person: accounts.Person = signed_in) -> RedirectResponse:
+        """Each coordinator reads the console in their own language (kept on their account)."""
+        accounts.check_csrf(person, csrf)
+        if language not in accounts.LANGUAGES:
+            raise HTTPException(422, detail="language must be nl or en")
+        async with runtime.engine.begin() as connection:
+            await connection.execute(users.update().where(users.c.email == person.email).values(language=language))
+        return RedirectResponse(f"{request.scope.get('root_path', '')}/", status.HTTP_303_SEE_OTHER)
+
     @router.post("/volunteers/{volunteer_id}/erase")
     async def erase_volunteer(request: Request, volunteer_id: SafeId, csrf: Annotated[str | None, Form()] = None,
                               confirm: Annotated[str | None, Form()] = None,

@@ -96,6 +96,9 @@ async def test_gerard_offered_help_nobody_followed_up_and_the_console_closes_the
         found = await ria.get("/search", params={"q": "dekker"})
         assert f"/volunteers/{gerard}" in found.text
 
+        english = await ria.post("/language", data={"csrf": csrf_of(today.text), "language": "en"})
+        assert english.status_code == 303
+        assert "No intake conversation yet" in (await ria.get("/")).text  # her own choice, kept on her account
         forged = await ria.post(f"/alerts/{alert.id}/spoke", data={"csrf": "not-the-token"})
         assert forged.status_code == 403
         spoke = await ria.post(f"/alerts/{alert.id}/spoke", data={"csrf": csrf_of(today.text)})
