@@ -223,6 +223,110 @@ def tokens_scopes() -> None:
         typer.echo(f"{scope:<20} {meaning}")
 
 
+dlq = typer.Typer(help="Dead letters: the records a service refused, kept on <topic>.dlq.", no_args_is_help=True)
+app.add_typer(dlq, name="dlq")
+_DLQ_TOPIC = Annotated[str, typer.Argument(help="The topic or its dead-letter topic, e.g. shifts.completed")]
+_DLQ_SINCE = Annotated[str | None, typer.Option(help="Only dead letters from this ISO 8601 date or moment on "
+                                                     "(dlq-time; UTC without a time zone)")]
+
+
+def _dlq_command(work):  # noqa: ANN001, ANN202
+    """Run the coroutine `work()`; a DlqError or an unreachable broker is a message and exit 2."""
+    from aiokafka.errors import KafkaConnectionError
+
+    from services.dlq import DlqError
+
+    try:
+        return asyncio.run(work())
+    except DlqError as error:
+        typer.echo(f"dankjewel: {error}", err=True)
+    except KafkaConnectionError as error:
+        typer.echo(f"dankjewel: cannot reach Kafka ({error})", err=True)
+    raise typer.Exit(2)
+
+
+def _dlq_since(since: str | None):  # noqa: ANN202
+    from services.dlq import DlqError, parse_since
+
+    try:
+        return parse_since(since)
+    except DlqError as error:
+        typer.echo(f"dankjewel: {error}", err=True)
+        raise typer.Exit(2) from None
+
+
+@dlq.command("list")
+def dlq_list(
+    topic: _DLQ_TOPIC,
+    since: _DLQ_SINCE = None,
+    limit: Annotated[int | None, typer.Option(min=0, help="Show at most this many (all are counted)")] = None,
+) -> None:
+    """List a topic's dead letters and count them per reason.
+
+    One line each: partition@offset on the dead-letter topic, dlq-time, the service
+    that refused it, the original topic[partition]@offset, and the reason. Never the
+    record's key or value: they may hold names and addresses."""
+    from services.dlq import LIST_HEADER, list_dead_letters
+
+    _configure_logging("WARNING")
+    moment = _dlq_since(since)  # a usage error first, before any setting is looked at
+    settings = _settings()
+    header = [LIST_HEADER]
+
+    def show(letter) -> None:  # noqa: ANN001
+        while header:
+            typer.echo(header.pop())
+        typer.echo(letter.line())
+
+    result = _dlq_command(lambda: list_dead_letters(settings, topic, since=moment, limit=limit, on_letter=show))
+    if result.matched > result.shown:
+        typer.echo(f"… and {result.matched - result.shown} more")
+    typer.echo(f"{result.matched} dead letters" + (":" if result.reasons else ""))
+    for reason, count in result.reasons:
+        typer.echo(f"{count:>8}  {reason}")
+
+
+@dlq.command("replay")
+def dlq_replay(
+    topic: _DLQ_TOPIC,
+    since: _DLQ_SINCE = None,
+    service: Annotated[str | None, typer.Option(help="Only dead letters this service refused (dlq-service), "
+                                                     "e.g. appreciation")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be replayed; publish nothing")] = False,
+) -> None:
+    """Publish dead letters again to their original topic, once the cause is fixed.
+
+    Each goes back with its original key, value and headers (without the dlq-* ones).
+    Safe to repeat: the services' inboxes deduplicate by CloudEvent source + id, so an
+    event replayed twice has no second effect (also not in the services that took it
+    the first time: every consumer of the topic sees it again). A record still refused
+    is dead-lettered again. One record refused by several services is replayed once."""
+    from services.dlq import LIST_HEADER, plan_replay, replay
+    from services.registry import all_services
+
+    _configure_logging("WARNING")
+    moment = _dlq_since(since)  # a usage error first, before any setting is looked at
+    if service is not None and service not in all_services():  # a typo would silently replay nothing
+        typer.echo(f"dankjewel: unknown service {service!r}; choose from {', '.join(all_services())}", err=True)
+        raise typer.Exit(2)
+    settings = _settings()
+    plan = _dlq_command(lambda: plan_replay(settings, topic, since=moment, service=service))
+    for letter, problem in plan.skipped[:100]:
+        typer.echo(f"{letter.partition}@{letter.offset}: skipped: {problem}", err=True)
+    if len(plan.skipped) > 100:
+        typer.echo(f"… and {len(plan.skipped) - 100} more skipped", err=True)
+    if dry_run:
+        if plan.replay:
+            typer.echo(LIST_HEADER)
+        for letter in plan.replay:
+            typer.echo(letter.line())
+        typer.echo(f"{len(plan.replay)} would be replayed to {plan.topic}, {len(plan.skipped)} skipped (dry run)")
+        return
+    with typer.progressbar(length=len(plan.replay), label=f"replaying to {plan.topic}", file=sys.stderr) as progress:
+        sent = _dlq_command(lambda: replay(settings, plan, on_sent=lambda letter: progress.update(1)))
+    typer.echo(f"{sent} replayed to {plan.topic}, {len(plan.skipped)} skipped")
+
+
 users = typer.Typer(help="Accounts of the coordinators and administrators who sign in to the console.",
                     no_args_is_help=True)
 app.add_typer(users, name="users")
