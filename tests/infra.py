@@ -20,7 +20,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 TEST_KAFKA_PORT = int(os.environ.get("TEST_KAFKA_PORT", "19092"))
 TEST_PG_PORT = int(os.environ.get("TEST_PG_PORT", "15433"))
-KAFKA_CONTAINER_IMAGE = "confluentinc/cp-kafka:7.6.0"  # Apache Kafka 3.6 in KRaft mode
 
 
 def docker_engine_available() -> bool:
@@ -121,11 +120,11 @@ def start_infrastructure(stack: ExitStack) -> Infrastructure:
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if not bootstrap:
         if use_docker():
-            from testcontainers.community.kafka import KafkaContainer
+            from tests.kafka_container import ApacheKafkaContainer
 
-            # testcontainers' KafkaContainer configures Confluent's image (its KRaft check
-            # reads the tag as a Confluent Platform version: "apache/kafka:4.1.1" fails it).
-            container = stack.enter_context(KafkaContainer(KAFKA_CONTAINER_IMAGE).with_kraft())
+            # The official apache/kafka image, as docker-compose.yml runs it (testcontainers'
+            # own KafkaContainer configures Confluent's image only).
+            container = stack.enter_context(ApacheKafkaContainer())
             bootstrap = container.get_bootstrap_server()
         else:
             local_kafka = fresh_local_kafka(TEST_KAFKA_PORT, "test")

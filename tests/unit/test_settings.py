@@ -74,15 +74,3 @@ async def test_smtp_starttls_and_login_settings_reach_the_client(monkeypatch):
     assert seen["options"] == {"hostname": "mail.example.org", "port": 587, "timeout": 15,
                                      "start_tls": True, "use_tls": False}
     assert seen["login"] == ("dankjewel", "s3cret")
-
-
-def test_the_kafka_container_for_docker_machines_passes_testcontainers_own_kraft_check():
-    # On a machine with Docker, tests/infra.py starts Kafka through testcontainers;
-    # an image its KRaft check refuses failed every run there (no engine needed to see it).
-    from testcontainers.community.kafka import KafkaContainer
-
-    from tests.infra import KAFKA_CONTAINER_IMAGE
-
-    container = KafkaContainer.__new__(KafkaContainer)  # its constructor asks a Docker engine
-    container.image = KAFKA_CONTAINER_IMAGE
-    container._verify_min_kraft_version()  # raised ValueError for "apache/kafka:4.1.1"
