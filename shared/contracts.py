@@ -126,7 +126,12 @@ class FollowUpOverdue(EventData):
     due_since: SaneDatetime
     coordinator_email: EmailStr | None = None
     escalate_to: EmailStr | None = None
-    detail: Detail | None = Field(default=None, description="What is overdue, for the mail.")
+    detail: Detail | None = Field(default=None, description="What is overdue, in an English sentence (for logs "
+                                                          "and consoles; mail is worded from the fields below).")
+    started_at: SaneDatetime | None = Field(default=None, description="When the wait began.")
+    started_by: Literal["registration", "offer-of-help", "first-shift", "last-shift", "return", "check-in"] | None = \
+        Field(default=None, description="What began the wait.")
+    opportunity_title: ShortText | None = Field(default=None, description="The opportunity the offer of help was for.")
 
 
 class MilestoneReached(EventData):

@@ -130,7 +130,8 @@ async def alert_on_overdue_follow_up(unit: Unit, event: Envelope) -> None:
         notification="coordinator-escalation" if escalation else "coordinator-alert",
         audience="lead" if escalation else "coordinator",
         due_since=data.due_since,
-        context={"kind": data.kind, "detail": data.detail,
+        context={"kind": data.kind, "started_by": data.started_by, "opportunity_title": data.opportunity_title,
+                 "started_at": data.started_at.astimezone(unit.settings.timezone).isoformat() if data.started_at else None,
                  "recipient": str(data.escalate_to if escalation else data.coordinator_email or "") or None},
     )
 

@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 
 TEMPLATE_KEYS = ("milestone", "reached_on", "shifts", "hours", "task", "years", "anniversary_on", "lunch_on",
                  "lunch_time", "lunch_place", "kind", "detail", "reason", "due_since", "missed",
+                 "started_by", "started_at", "opportunity_title",
                  "failed_notification", "title", "reasons", "action", "due_on")
 
 # How long a claimed batch is left to its sender before another may claim it (and

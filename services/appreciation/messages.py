@@ -182,6 +182,15 @@ def unsubscribe_url(settings: Settings, volunteer_id: str) -> str:
     return f"{settings.public_base_url.rstrip('/')}/unsubscribe/{unsubscribe_token(settings, volunteer_id)}"
 
 
+def in_language(values: dict, language: str) -> dict:
+    """Template values with every per-language text of the rules (a dict such as
+    {"nl": "de kantine", "en": "the canteen"}) resolved to the reader's language."""
+    place = values.get("lunch_place")
+    if isinstance(place, dict):
+        return values | {"lunch_place": place.get(language) or next(iter(place.values()), None)}
+    return values
+
+
 def console_url(settings: Settings, volunteer_id: str, context: dict) -> str:
     """Where a coordinator acts on this mail: the volunteer's page in the console, at
     the to-do when the mail is about one."""
@@ -220,6 +229,7 @@ def _from_header(mail_from: str) -> BaseHeader:
 
 def build_message(*, settings: Settings, volunteer_id: str, occasion: str, notification: str, audience: str,
                   recipient: str, language: str, values: dict) -> EmailMessage:
+    values = in_language(values, language)
     rendered = render(notification, language, values)
     message = EmailMessage(policy=POLICY)
     message["From"] = _from_header(str(settings.mail_from))

@@ -26,7 +26,9 @@ class Strict(BaseModel):
 class Lunch(Strict):
     days_after_anniversary: int = Field(ge=0, le=365)
     time: time
-    place: str = Field(min_length=1, max_length=200)
+    # One text, or one per language ({nl: de kantine, en: the canteen}): every free
+    # text of the rules reaches a volunteer in their own language.
+    place: str | dict[Literal["nl", "en"], str] = Field(min_length=1, max_length=200)
 
 
 class MilestoneRule(Strict):

@@ -9,6 +9,8 @@ ladder (reminder to the coordinator, then escalation to the lead) are due.
 
 from __future__ import annotations
 
+import re
+
 import calendar
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -145,3 +147,26 @@ def describe(kind: Kind, started_at: datetime, subject: str | None, rules: Rules
                  "please get in touch.",
     }[kind]
     return text if len(text) <= 500 else text[:499] + "…"
+
+
+OFFER_FOR = re.compile(r"^offer of help for '(?P<title>.*)'$", re.DOTALL)
+
+
+def origin(kind: Kind, subject: str | None) -> tuple[str | None, str | None]:
+    """(what began the wait, the opportunity's title) from a clock's stored subject,
+    for the overdue event's structured fields: the mail is worded from these in the
+    reader's language, never from the English `detail`."""
+    if kind == "onboarding":
+        return "first-shift", None
+    if kind == "periodic":
+        return ("registration" if subject == "registration" else "check-in"), None
+    if subject == "registration":
+        return "registration", None
+    if subject and subject.startswith("offer of help"):
+        match = OFFER_FOR.match(subject)
+        return "offer-of-help", (match.group("title")[:200] or None) if match else None
+    if subject == "last shift":
+        return "last-shift", None
+    if subject == "return to active volunteering":
+        return "return", None
+    return None, None

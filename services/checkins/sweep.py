@@ -75,11 +75,13 @@ async def _raise(runtime: ServiceRuntime, clock, due: domain.RungDue, rules: dom
     if replaced:
         log.warning("coordinator address outside COORDINATOR_EMAIL_DOMAINS replaced by the default "
                     "(volunteer %s)", clock.volunteer_id)
+    started_by, opportunity_title = domain.origin(clock.kind, clock.subject)
     event = FollowUpOverdue(
         volunteer_id=clock.volunteer_id, kind=clock.kind, rung=due.rung, due_since=due.due_since,
         coordinator_email=coordinator,
         escalate_to=settings.lead_email if due.rung == "escalation" else None,
         detail=domain.describe(clock.kind, clock.started_at, clock.subject, rules, settings.timezone),
+        started_at=clock.started_at, started_by=started_by, opportunity_title=opportunity_title,
     )
     try:
         async with runtime.unit() as unit:

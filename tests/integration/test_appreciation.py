@@ -119,7 +119,9 @@ async def test_nobody_followed_up_on_an_offer_alerts_the_coordinator_then_escala
     gerard, email = uid("gerard"), f"gerard.{uuid.uuid4().hex[:6]}@example.org"
     await publish(producer, VOLUNTEER_REGISTERED.type, registration(gerard, "Gerard", email))
     overdue = {"volunteer_id": gerard, "kind": "intake", "due_since": "2026-11-08T10:00:00+01:00",
-               "coordinator_email": COORDINATOR, "detail": "aanbod: technisch tekenen"}
+               "coordinator_email": COORDINATOR, "detail": "No intake conversation yet (an English sentence)",
+               "started_at": "2026-11-01T10:00:00+01:00", "started_by": "offer-of-help",
+               "opportunity_title": "Technisch tekenen"}
     for _ in range(2):
         await publish(producer, FOLLOWUP_OVERDUE.type, overdue | {"rung": "reminder"})
     await publish(producer, FOLLOWUP_OVERDUE.type, overdue | {"rung": "escalation", "escalate_to": "lead@example.org"})
@@ -131,7 +133,9 @@ async def test_nobody_followed_up_on_an_offer_alerts_the_coordinator_then_escala
     assert smtp_server.to(email) == []  # alerts go to coordinators only
     alert = next(m for m in smtp_server.to(COORDINATOR) if "Gerard" in m["Subject"])
     text = alert.get_body(("plain",)).get_content()
-    assert "aanbod: technisch tekenen" in text and "Bel Gerard deze week" in text
+    # worded in the coordinator's language from the event's fields, not from its English `detail`
+    assert "(na het hulpaanbod voor ‘Technisch tekenen’ op 1 november 2026)" in text and "Bel Gerard deze week" in text
+    assert "English" not in text
     raised = await read_topic(infra.kafka_bootstrap, "alerts.raised", gerard.encode(), expect=2)
     assert sorted(r.headers[0][1] and __import__("json").loads(r.value)["data"]["coordinator_email"]
                   for r in raised) == [COORDINATOR, "lead@example.org"]

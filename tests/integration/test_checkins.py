@@ -100,7 +100,8 @@ async def test_an_unanswered_offer_of_help_reminds_then_escalates_once(start_ser
         "volunteer_id": volunteer, "kind": "intake", "rung": "reminder",
         "coordinator_email": "desk@example.org", "escalate_to": None,
         "detail": "No intake conversation yet after the offer of help for 'Technical drawing' of 2026-09-01; "
-                  "due 2026-09-08."}
+                  "due 2026-09-08.",
+        "started_at": "2026-09-01T08:00:00Z", "started_by": "offer-of-help", "opportunity_title": "Technical drawing"}
     assert (escalation["data"]["rung"], escalation["data"]["escalate_to"],
             datetime.fromisoformat(escalation["data"]["due_since"])) == ("escalation", "lead@example.org", due_since)
     started = OFFERED_AT

@@ -13,7 +13,7 @@ from shared.settings import SettingsError, load_settings
 
 SETTINGS = load_settings(unsubscribe_secret=secrets.token_urlsafe(32))
 LUNCH = {"years": 5, "milestone": "years-5", "anniversary_on": "2026-12-04", "lunch_on": "2026-12-11",
-         "lunch_time": "12:30", "lunch_place": "the canteen"}
+         "lunch_time": "12:30", "lunch_place": {"nl": "de kantine", "en": "the canteen"}}
 
 
 def build(notification, language="nl", name="Henk", audience="volunteer", recipient="henk@example.org", **context):
@@ -35,7 +35,7 @@ def build(notification, language="nl", name="Henk", audience="volunteer", recipi
     ("lunch-invitation", "en", LUNCH, "Invitation: lunch to celebrate 5 years, Henk",
      "lunch on December 11, 2026 at 12:30 in the canteen"),
     ("lunch-invitation", "nl", LUNCH, "Uitnodiging: lunch ter ere van 5 jaar, Henk",
-     "lunch op 11 december 2026 om 12:30 uur in the canteen"),
+     "lunch op 11 december 2026 om 12:30 uur in de kantine"),  # the rules' place in the reader's language
 ])
 def test_volunteer_mail_in_their_language(notification, language, context, subject, phrase):
     message = build(notification, language, **context)
@@ -82,7 +82,7 @@ def test_lunch_invitation_carries_an_ics_with_the_date():
     [attachment] = list(message.iter_attachments())
     assert attachment.get_filename() == "lunch.ics"
     ics = attachment.get_content()
-    assert "DTSTART;TZID=Europe/Amsterdam:20261211T123000" in ics and "LOCATION:the canteen" in ics
+    assert "DTSTART;TZID=Europe/Amsterdam:20261211T123000" in ics and "LOCATION:de kantine" in ics
 
 
 @pytest.mark.parametrize("name", ["<script>alert('x')</script>", "Zoë O'Neill & Søn", "Jan \"de Snelle\" <b>"])
@@ -200,3 +200,19 @@ def test_coordinator_mail_links_to_where_it_is_acted_on_in_the_console(notificat
 
 def test_volunteer_mail_has_no_console_link():
     assert "/console/" not in build("first-shift-thanks", "nl").get_body(("plain",)).get_content()
+
+
+@pytest.mark.parametrize(("language", "context", "phrase"), [
+    ("nl", {"started_by": "offer-of-help", "opportunity_title": "Technisch tekenen", "started_at": "2026-11-21T10:00:00+01:00"},
+     "(na het hulpaanbod voor ‘Technisch tekenen’ op 21 november 2026)"),
+    ("en", {"started_by": "offer-of-help", "opportunity_title": "Technical drawing", "started_at": "2026-11-21T10:00:00+01:00"},
+     "(since the offer of help for ‘Technical drawing’ on November 21, 2026)"),
+    ("nl", {"started_by": "registration", "started_at": "2026-11-21T10:00:00+01:00"}, "(na de aanmelding op 21 november 2026)"),
+    ("nl", {"started_by": "first-shift", "started_at": "2026-11-21T10:00:00+01:00"}, "(na de eerste dienst op 21 november 2026)"),
+    ("nl", {}, "nog geen kennismakingsgesprek geweest.\n"),
+])
+def test_a_coordinator_alert_is_worded_in_the_coordinators_language_from_the_events_fields(language, context, phrase):
+    message = build("coordinator-alert", language, audience="coordinator", reason="intake-overdue",
+                    due_since="2026-11-28T10:00:00+01:00", detail="No intake conversation yet (English)", **context)
+    text = message.get_body(("plain",)).get_content()
+    assert phrase in text and "English" not in text

@@ -125,3 +125,19 @@ def test_detail_uses_the_organisations_date():
     late_evening = datetime(2026, 11, 1, 23, 30, tzinfo=timezone.utc)
     detail = domain.describe("intake", late_evening, "registration", RULES, ZoneInfo("Europe/Amsterdam"))
     assert "of 2026-11-02; due 2026-11-09" in detail
+
+
+@pytest.mark.parametrize(("kind", "subject", "expected"), [
+    ("intake", "registration", ("registration", None)),
+    ("intake", "offer of help for 'Technisch tekenen'", ("offer-of-help", "Technisch tekenen")),
+    ("intake", "offer of help (application a-17)", ("offer-of-help", None)),
+    ("quiet", "last shift", ("last-shift", None)),
+    ("quiet", "registration", ("registration", None)),
+    ("quiet", "return to active volunteering", ("return", None)),
+    ("onboarding", None, ("first-shift", None)),
+    ("periodic", "registration", ("registration", None)),
+    ("periodic", "check-in", ("check-in", None)),
+    ("intake", None, (None, None)),
+])
+def test_what_began_the_wait_for_the_mail_to_say_in_its_own_language(kind, subject, expected):
+    assert domain.origin(kind, subject) == expected
