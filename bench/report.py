@@ -24,6 +24,11 @@ LABELS = (
     "5 mails per SMTP session",
     "6 console Today page p50",
     "6 console Today page p95",
+    "7 peer throughput (faststream + ORM, 1 partition)",
+    "7 dankjewel / peer throughput",
+    "7 peer publish->SMTP latency p50",
+    "7 peer publish->SMTP latency p99",
+    "7 dankjewel / peer p99 latency",
 )
 
 

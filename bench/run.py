@@ -11,6 +11,9 @@ Phases (each bounded in count and time):
      time in the producer, hand-off time in an aiosmtpd handler (matched by RCPT TO)
   4. the anniversary sweep over M bulk-copied volunteers: time, RSS delta, and in a
      second identical run the tracemalloc peak
+  5. resource figures of phases 2-3; 6. the console's Today page (bench/console_page.py)
+  7. the peer (bench/peer.py: faststream + SQLAlchemy ORM + aiosmtplib as their docs
+     teach) on its own topic: throughput over a backlog, then latency as in phase 3
 """
 
 from __future__ import annotations
@@ -61,6 +64,9 @@ class Options:
     pg_port: int = 24433
     profile: str | None = None
     quick: bool = False
+    # The peer sends each mail before its next event, so it is much slower than
+    # phase 2: a smaller backlog keeps the phase within minutes (quick: seconds).
+    peer_events: int = 2_000
 
 
 @dataclass
@@ -183,8 +189,9 @@ async def prepare_topics(settings, own_broker: bool, group: str) -> None:
         await consumer.stop()
 
 
-async def produce_backlog(settings, volunteer_ids: list[str], ended_at: datetime) -> tuple[int, int]:
-    """All events to partition 0 of shifts.completed; returns (first offset, count)."""
+async def produce_backlog(settings, volunteer_ids: list[str], ended_at: datetime,
+                          topic: str = "shifts.completed") -> tuple[int, int]:
+    """All events to partition 0 of `topic`; returns (first offset, count)."""
     from aiokafka import AIOKafkaProducer
 
     producer = AIOKafkaProducer(**settings.kafka_client_options(), acks="all", linger_ms=20,
@@ -194,7 +201,7 @@ async def produce_backlog(settings, volunteer_ids: list[str], ended_at: datetime
         futures = []
         for volunteer_id in volunteer_ids:
             value, headers = shift_event(volunteer_id, ended_at)
-            futures.append(await producer.send("shifts.completed", value=value, key=volunteer_id.encode(),
+            futures.append(await producer.send(topic, value=value, key=volunteer_id.encode(),
                                                headers=headers, partition=0))
         metadata = await asyncio.gather(*futures)
     finally:
@@ -318,13 +325,13 @@ async def mail_sender_process(settings, ready_timeout: float = 60):
 
 
 async def latency_phase(settings, smtp: TimingSmtp, volunteer_ids: list[str], rate: float, ended_at: datetime,
-                        result: Results, key: str = "latency") -> None:
+                        result: Results, key: str = "latency", publisher_module: str = "bench.publisher") -> None:
     """The load comes from its own process (bench/publisher.py) and the mail goes to
     another (bench/smtp_sink.py): this process holds only the service under test."""
     published: dict[str, float] = {}
     cpu_start, start = time.process_time(), time.perf_counter()
     publisher = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.publisher", settings.kafka_bootstrap_servers, str(rate), ended_at.isoformat(),
+        sys.executable, "-m", publisher_module, settings.kafka_bootstrap_servers, str(rate), ended_at.isoformat(),
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=Path(__file__).parent.parent)
     publisher.stdin.write("\n".join(volunteer_ids).encode())
     publisher.stdin.close()
@@ -432,6 +439,51 @@ async def sweep_phase(settings, options: Options, sampler: RssSampler, result: R
         if tracemalloc.is_tracing():
             tracemalloc.stop()
         await runtime.stop()
+
+
+async def peer_phase(settings, smtp: TimingSmtp, options: Options, own_broker: bool, ended_at: datetime,
+                     result: Results) -> None:
+    """Phase 7: the peer in this process, on the same broker, database and SMTP sink,
+    its own topic and tables: throughput over a backlog already on the topic (timed
+    like phase 2, from the start of its first handler call to the end of its last),
+    then publish -> SMTP latency at phase 3's rate with phase 3's publisher."""
+    import uuid
+
+    from bench import peer
+
+    run_id = uuid.uuid4().hex[:6]
+    backlog_ids = [f"prt-{run_id}-{i:06d}" for i in range(options.peer_events)]
+    latency_ids = [f"prl-{run_id}-{i:06d}" for i in range(max(1, int(options.rate * options.latency_seconds)))]
+    await peer.reset_tables(settings.database_url, [registered(v, ended_at.date(), None)[:3]
+                                                    for v in backlog_ids + latency_ids])
+    group_id = f"{settings.kafka_group_prefix}-peer"
+    await peer.prepare_topic(settings, group_id, partitions=1 if own_broker else 3)
+    say(f"peer: producing {len(backlog_ids):,} events to {peer.TOPIC}[0]")
+    _, produced = await produce_backlog(settings, backlog_ids, ended_at, topic=peer.TOPIC)
+
+    app = peer.create_peer(settings.kafka_bootstrap_servers, settings.database_url, settings.smtp_host,
+                           settings.smtp_port, group_id)
+    stats = app.stats
+    await app.start()
+    try:
+        say(f"peer: consuming {produced:,} events")
+        if not await wait_until(lambda: stats.applied + stats.duplicates + stats.failed >= produced,
+                                max(60.0, options.timeout / 4), 0.05):
+            result.notes.append(f"peer: only {stats.applied} of {produced} events within the phase's limit")
+        elapsed = stats.last_end - stats.first_start
+        result.figures["peer_rate"] = stats.applied / elapsed if elapsed > 0 else float("nan")
+        result.figures["peer_seconds"] = elapsed
+        result.figures["peer_handled"] = stats.applied
+        result.figures["peer_db_ms"] = stats.db_seconds * 1000 / max(stats.applied, 1)
+        result.figures["peer_smtp_ms"] = stats.smtp_seconds * 1000 / max(stats.mailed, 1)
+
+        say(f"peer latency: {len(latency_ids):,} first shifts at {options.rate:g}/s")
+        await latency_phase(settings, smtp, latency_ids, options.rate, ended_at, result, key="peer_latency",
+                            publisher_module="bench.peer")
+    finally:
+        await app.stop()
+    if stats.failed or stats.duplicates:
+        result.notes.append(f"peer: {stats.failed} handler failures, {stats.duplicates} duplicates")
 
 
 async def benchmark(options: Options, servers: Servers, result: Results) -> None:
@@ -548,6 +600,9 @@ async def benchmark(options: Options, servers: Servers, result: Results) -> None
         from bench.console_page import console_phase
 
         await console_phase(settings, result, say)
+
+        # Phase 7: the peer, on the same servers and SMTP sink.
+        await peer_phase(settings, smtp, options, servers.own_kafka, ended_at, result)
     finally:
         if profiler is not None:
             with contextlib.suppress(Exception):
@@ -613,6 +668,31 @@ def build_rows(options: Options, result: Results) -> list[Row]:
             note="10,000 volunteers, 1,000 open alerts, signed in, through the ASGI app"),
         Row("6 console Today page p95", f.get("console_today_ms", {}).get(95, nan), "ms", at_most=200,
             note=f"{f.get('console_today_bytes', 0) / 1024:.0f} KiB of HTML"),
+        *peer_rows(options, f),
+    ]
+
+
+def peer_rows(options: Options, f: dict) -> list[Row]:
+    nan = float("nan")
+    ratio = lambda a, b: a / b if b else nan  # noqa: E731
+    peer_rate = f.get("peer_rate", nan)
+    peer_latency = f.get("peer_latency_ms", {})
+    delivered, expected = f.get("peer_latency_delivered", (0, 0))
+    return [
+        Row("7 peer throughput (faststream + ORM, 1 partition)", peer_rate, "events/s",
+            note=f"{f.get('peer_handled', 0):,} events in {f.get('peer_seconds', nan):.2f} s, each committed "
+                 f"and mailed (per event: {f.get('peer_db_ms', nan):.1f} ms ORM transaction, "
+                 f"{f.get('peer_smtp_ms', nan):.1f} ms aiosmtplib.send)"),
+        Row("7 dankjewel / peer throughput", ratio(f.get("pipeline_rate", nan), peer_rate), "x",
+            note=f"phase 2 ({options.events:,} events, mail sender held back) over the peer "
+                 f"({options.peer_events:,} events, mail sent in the handler)"),
+        Row("7 peer publish->SMTP latency p50", peer_latency.get(50, nan), "ms",
+            note=f"{delivered:,}/{expected:,} mails at {f.get('peer_latency_offered_rate', nan):.1f}/s"),
+        Row("7 peer publish->SMTP latency p99", peer_latency.get(99, nan), "ms",
+            note=f"max {f.get('peer_latency_max_ms', nan):,.0f} ms; CPU of the benchmark process (the peer): "
+                 f"{f.get('peer_latency_cpu_share', nan):.0%} of one core"),
+        Row("7 dankjewel / peer p99 latency", ratio(f.get("latency_ms", {}).get(99, nan), peer_latency.get(99, nan)),
+            "x", note="phase 3 (consumer and mail sender in one process) over the peer; below 1: dankjewel faster"),
     ]
 
 
@@ -634,15 +714,17 @@ def parse(argv: list[str] | None) -> Options:
     parser.add_argument("--kafka-port", type=int, default=28192, help="port of our own broker (default 28192)")
     parser.add_argument("--pg-port", type=int, default=24433, help="port of our own PostgreSQL (default 24433)")
     parser.add_argument("--profile", metavar="FILE", help="profile phases 2-3 with pyinstrument into FILE")
+    parser.add_argument("--peer-events", type=int, help="events for the peer's throughput (default 2000; quick 500)")
     args = parser.parse_args(argv)
     options = Options(quick=args.quick, rate=args.rate, kafka_port=args.kafka_port, pg_port=args.pg_port,
                       profile=args.profile, mail_connections=args.mail_connections)
     if args.quick:
         options.events, options.volunteers, options.latency_seconds, options.timeout = 2000, 20_000, 5.0, 300.0
-    for name in ("events", "volunteers", "latency_seconds", "timeout"):
+        options.peer_events = 500
+    for name in ("events", "volunteers", "latency_seconds", "timeout", "peer_events"):
         if getattr(args, name) is not None:
             setattr(options, name, getattr(args, name))
-    if options.events < 1 or options.volunteers < 1 or options.latency_seconds <= 0 or options.rate <= 0:
+    if options.events < 1 or options.peer_events < 1 or options.volunteers < 1 or options.latency_seconds <= 0 or options.rate <= 0:
         parser.error("sizes must be positive")
     if not 1 <= options.mail_connections <= 8:
         parser.error("--mail-connections must be between 1 and 8 (as MAIL_CONNECTIONS)")
