@@ -109,11 +109,11 @@ def routes(runtime: ServiceRuntime) -> APIRouter:
             if mine:
                 people = people.where(volunteers.c.coordinator_email == person.email)
             upcoming = []
-            window = domain.days_of_year_ahead(now.date(), UPCOMING_DAYS)  # a cheap test before the exact one
+            window = domain.days_of_year_ahead(day, UPCOMING_DAYS)  # a cheap test before the exact one
             for row in await session.execute(people):
                 started = row.service_started_on
                 if (started.month, started.day) in window:
-                    anniversary = domain.next_anniversary(started, now.date(), UPCOMING_DAYS)
+                    anniversary = domain.next_anniversary(started, day, UPCOMING_DAYS)  # the organisation's today
                     if anniversary is not None:
                         upcoming.append((anniversary, row))
             names = await coordinators(session)
