@@ -15,6 +15,11 @@ from shared.settings import Settings
 MAX_PROBLEMS = 20
 
 
+def erased_volunteer() -> HTTPException:
+    """The answer of every service to new data for an erased person's id (GDPR)."""
+    return HTTPException(410, detail="this volunteer was erased; nothing more is kept or accepted for the id")
+
+
 class BodySizeLimit:
     """413 for a body over `max_bytes`: at once when Content-Length says so, else as
     soon as the bytes received pass the limit (chunked uploads), before a route parses it."""

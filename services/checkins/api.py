@@ -12,6 +12,7 @@ from sqlalchemy import select
 from services.checkins import handlers
 from services.checkins.tables import checkins, clocks
 from shared.contracts import CHECKIN_COMPLETED, CheckinCompleted
+from shared.http import erased_volunteer
 from shared.service import ServiceRuntime
 from shared.values import SafeId, SaneDatetime
 
@@ -34,8 +35,7 @@ def routes(runtime: ServiceRuntime) -> APIRouter:
                                  checkin_id=body.checkin_id or str(uuid.uuid4()))
         async with runtime.unit() as unit:
             if await handlers.is_erased(unit, event.volunteer_id):
-                raise HTTPException(status.HTTP_410_GONE,
-                                    detail="this volunteer was erased; no new data is accepted for the id")
+                raise erased_volunteer()
             if not await handlers.record(unit, event):
                 raise HTTPException(status.HTTP_409_CONFLICT, detail="this check-in is already recorded")
             await unit.emit(CHECKIN_COMPLETED, event)

@@ -31,9 +31,10 @@ async def _known_and_not_erased(unit: Unit, volunteer_id: str) -> bool:
     return (await _volunteer(unit, volunteer_id)).erased_at is None
 
 
-async def _note(unit: Unit, event: Envelope, kind: str, at: datetime, **detail) -> None:
-    """Add the event to the volunteer's timeline (once, whatever is redelivered)."""
-    await insert_if_absent(unit.session, timeline, dict(
+async def _note(unit: Unit, event: Envelope, kind: str, at: datetime, **detail) -> bool:
+    """Add the event to the volunteer's timeline (once, whatever is redelivered); True
+    when it was not there before."""
+    return await insert_if_absent(unit.session, timeline, dict(
         volunteer_id=event.data.volunteer_id, at=at, kind=kind, detail=detail,
         event_key=f"{event.source}|{event.id}"))
 
@@ -100,11 +101,8 @@ async def count_shift(unit: Unit, event: Envelope) -> None:
     data = event.data
     if not await _known_and_not_erased(unit, data.volunteer_id):
         return
-    before = await unit.session.scalar(select(timeline.c.id).where(
-        timeline.c.event_key == f"{event.source}|{event.id}"))
-    await _note(unit, event, "shift-completed", data.ended_at, shift_id=data.shift_id, task=data.task,
-                hours=round((data.ended_at - data.started_at).total_seconds() / 3600, 2))
-    if before is None:
+    if await _note(unit, event, "shift-completed", data.ended_at, shift_id=data.shift_id, task=data.task,
+                   hours=round((data.ended_at - data.started_at).total_seconds() / 3600, 2)):
         volunteer = await _volunteer(unit, data.volunteer_id)
         last = max(filter(None, [volunteer.last_shift_at, data.ended_at]))
         await unit.session.execute(update(volunteers).where(volunteers.c.volunteer_id == data.volunteer_id)
@@ -139,10 +137,7 @@ async def open_alert(unit: Unit, event: Envelope) -> None:
     data = event.data
     if not await _known_and_not_erased(unit, data.volunteer_id):
         return
-    before = await unit.session.scalar(select(timeline.c.id).where(
-        timeline.c.event_key == f"{event.source}|{event.id}"))
-    await _note(unit, event, "alert", event.time or unit.now, reason=data.reason)
-    if before is not None:
+    if not await _note(unit, event, "alert", event.time or unit.now, reason=data.reason):
         return  # this raise was counted already
     current = (await unit.session.execute(select(alerts.c.id).where(
         alerts.c.volunteer_id == data.volunteer_id, alerts.c.reason == data.reason,

@@ -30,6 +30,7 @@ from shared.contracts import (
 )
 from shared.db import insert_if_absent
 from shared.delivery import Unit
+from shared.http import erased_volunteer
 from shared.service import ServiceRuntime
 from shared.values import LongText, SafeId, SaneDate, ShortText
 
@@ -193,9 +194,6 @@ class ErasureOut(BaseModel):
     note: str = "erased here; the other services erase on volunteers.erased"
 
 
-ERASED = "this volunteer was erased; nothing more is kept or accepted for the id"
-
-
 def _volunteer_profile(row) -> domain.VolunteerProfile:  # noqa: ANN001 - a row or mapping
     return domain.VolunteerProfile(interests=row["interests"], skills=row["skills"], language=row["language"],
                                    availability=domain.availability_from_json(row["availability"]))
@@ -238,7 +236,7 @@ def routes(runtime: ServiceRuntime) -> APIRouter:
         row = (await session.execute(query.with_for_update() if for_update else query)).mappings().first()
         if row is None:
             if await handlers.erased_since(session, volunteer_id) is not None:
-                raise HTTPException(status.HTTP_410_GONE, detail=ERASED)
+                raise erased_volunteer()
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such volunteer")
         return dict(row)
 
@@ -265,7 +263,7 @@ def routes(runtime: ServiceRuntime) -> APIRouter:
         }
         async with runtime.unit() as unit:
             if await handlers.erased_since(unit.session, event.volunteer_id) is not None:
-                raise HTTPException(status.HTTP_410_GONE, detail=ERASED)
+                raise erased_volunteer()
             if not await insert_if_absent(unit.session, volunteers, row):
                 raise HTTPException(status.HTTP_409_CONFLICT, detail="a volunteer with this id is already registered")
             await unit.emit(VOLUNTEER_REGISTERED, event)

@@ -20,6 +20,7 @@ from services.tasks import domain, handlers
 from services.tasks.tables import shifts
 from shared.contracts import SHIFT_COMPLETED, SHIFT_MISSED, ShiftCompleted, ShiftMissed
 from shared.delivery import Unit
+from shared.http import erased_volunteer
 from shared.service import ServiceRuntime
 from shared.values import SafeId, SaneDatetime, ShortText
 
@@ -188,7 +189,7 @@ async def _load(unit: Unit, shift_id: str):  # noqa: ANN202 - a Row
 async def _refuse_erased(unit: Unit, volunteer_id: str | None) -> None:
     """An erased person's id takes no new data (GDPR: they asked to be forgotten)."""
     if volunteer_id is not None and await handlers.is_erased(unit, volunteer_id):
-        raise HTTPException(status.HTTP_410_GONE, detail="this volunteer was erased; no new data is accepted for the id")
+        raise erased_volunteer()
 
 
 async def _step(unit: Unit, shift_id: str, action: domain.Action, **changes):  # noqa: ANN202 - a Row
