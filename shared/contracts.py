@@ -142,6 +142,31 @@ class MilestoneReached(EventData):
     celebrated: bool
 
 
+class PlannedMail(BaseModel):
+    """One mail dankjewel will send when a milestone is reached (or on a date)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    notification: str = Field(max_length=100, examples=["milestone-card", "lunch-invitation", "coordinator-reminder"])
+    audience: Literal["volunteer", "coordinator", "lead"]
+    on: SaneDate | None = Field(default=None, description="The day it goes out; none: when the milestone is reached.")
+
+
+class MilestoneUpcoming(EventData):
+    """A volunteer's next milestone of one measure, and what dankjewel will send for
+    it. Replaces the previous upcoming milestone of the same measure; none is
+    published once the last threshold of a measure is behind the volunteer.
+    Shift and hour counts are published when nearly reached; years of service as
+    soon as the anniversary before it has passed (with its date)."""
+
+    milestone: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=100, examples=["shifts-50", "years-5"])
+    measure: Literal["shifts", "hours", "years"]
+    threshold: int = Field(ge=1)
+    value: float = Field(ge=0, description="Where the volunteer stands now (shifts, hours or full years).")
+    expected_on: SaneDate | None = Field(default=None, description="Years of service: the anniversary's date.")
+    sends: list[PlannedMail] = Field(default_factory=list, max_length=20)
+
+
 class AppreciationSent(EventData):
     """An appreciation or coordinator mail was accepted by the SMTP server. Superseded by v2."""
 
@@ -246,6 +271,7 @@ HELP_OFFERED = EventType("dankjewel.help.offered.v1", "help.offered", HelpOffere
 OPPORTUNITY_OFFERED = EventType("dankjewel.opportunity.offered.v1", "opportunities.offered", OpportunityOffered)
 SHIFT_MISSED = EventType("dankjewel.shift.missed.v1", "shifts.missed", ShiftMissed)
 FOLLOWUP_OVERDUE = EventType("dankjewel.followup.overdue.v1", "followups.overdue", FollowUpOverdue)
+MILESTONE_UPCOMING = EventType("dankjewel.milestone.upcoming.v1", "milestones.upcoming", MilestoneUpcoming)
 TODO_OPENED = EventType("dankjewel.todo.opened.v1", "todos.opened", TodoOpened)
 TODO_DONE = EventType("dankjewel.todo.done.v1", "todos.done", TodoDone)
 TODO_SNOOZED = EventType("dankjewel.todo.snoozed.v1", "todos.snoozed", TodoSnoozed)
@@ -270,6 +296,7 @@ CATALOGUE: tuple[EventType, ...] = (
     TODO_DONE,
     TODO_SNOOZED,
     TODO_OVERDUE,
+    MILESTONE_UPCOMING,
 )
 BY_TYPE: dict[str, EventType] = {event.type: event for event in CATALOGUE}
 
