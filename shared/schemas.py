@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, create_model
 
 from shared.contracts import CATALOGUE, EventType
+
+if TYPE_CHECKING:
+    from shared.service import ServiceDefinition
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 
@@ -86,8 +90,9 @@ def _documented_consumer(model: type[BaseModel]):  # noqa: ANN202
     return consume
 
 
-def asyncapi_document() -> dict:
-    """The AsyncAPI 3 document of every service's channels, produced by faststream.
+def asyncapi_document(services: Iterable[ServiceDefinition]) -> dict:
+    """The AsyncAPI 3 document of the given services' channels, produced by faststream.
+    The caller (the CLI) names the services: shared/ knows none of them.
 
     A documentation-only broker is declared here (never connected): one subscriber
     per consumed type, one publisher per published type, both with the CloudEvents
@@ -95,11 +100,9 @@ def asyncapi_document() -> dict:
     from faststream.kafka import KafkaBroker
     from faststream.specification import AsyncAPI
 
-    from services.registry import all_services
-
     broker = KafkaBroker("127.0.0.1:9092")
     dead_letter_topics: dict[str, set[str]] = {}
-    for service in all_services().values():
+    for service in services:
         for event in service.consumes:
             broker.subscriber(event.topic, group_id=f"dankjewel-{service.name}",
                               title=f"{service.name}: consumes {event.type}",

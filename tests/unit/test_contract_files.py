@@ -1,9 +1,69 @@
-"""The JSON Schema files in shared/schemas must match the pydantic models."""
+"""The contract files (shared/schemas/*.json, docs/asyncapi.json) must match the
+models, and the AsyncAPI document must be valid AsyncAPI 3.0.0."""
 
+import ast
+import copy
 import json
+from functools import cache
+from pathlib import Path
 
+import jsonschema
+import pytest
+
+from services.registry import all_services
 from shared.contracts import BY_TYPE, CATALOGUE
-from shared.schemas import SCHEMA_DIR, asyncapi_document, stale_schemas
+from shared.schemas import SCHEMA_DIR, stale_schemas
+from shared.schemas import asyncapi_document as document_of
+
+ROOT = Path(__file__).parents[2]
+# The official JSON Schema of AsyncAPI 3.0.0, from the npm package @asyncapi/specs
+# 6.11.1 (schemas/3.0.0-without-$id.json, Apache-2.0: tests/contract/LICENSE.asyncapi-specs),
+# kept in the repository so the test needs no network.
+ASYNCAPI_3_SCHEMA = ROOT / "tests" / "contract" / "asyncapi-3.0.0.schema.json"
+
+
+@cache
+def _document() -> str:
+    return json.dumps(document_of(all_services().values()))
+
+
+def asyncapi_document() -> dict:
+    return json.loads(_document())
+
+
+def asyncapi_problems(document: dict) -> list[str]:
+    validator = jsonschema.Draft7Validator(json.loads(ASYNCAPI_3_SCHEMA.read_text()))
+    return [f"{'/'.join(map(str, error.absolute_path))}: {error.message[:200]}"
+            for error in validator.iter_errors(document)]
+
+
+def test_the_asyncapi_document_is_valid_asyncapi_3():
+    assert asyncapi_problems(asyncapi_document()) == []
+
+
+@pytest.mark.parametrize("break_it", [
+    lambda d: d.pop("info"),
+    lambda d: d.update(asyncapi="2.6.0"),
+    lambda d: next(iter(d["channels"].values())).update(address=17),
+    lambda d: next(iter(d["operations"].values())).update(action="consume"),
+])
+def test_the_schema_check_finds_a_broken_document(break_it):
+    """The validation above can fail: each of these breaks the AsyncAPI 3 rules."""
+    document = copy.deepcopy(asyncapi_document())
+    break_it(document)
+    assert asyncapi_problems(document)
+
+
+def test_shared_code_imports_no_service():
+    """shared/ knows nothing about services: each service builds on shared/, never
+    the other way round (the CLI assembles what needs every service)."""
+    offenders = []
+    for path in (ROOT / "shared").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            offenders += [f"{path.relative_to(ROOT)}: {name}" for name in names if name.split(".")[0] == "services"]
+    assert offenders == []
 
 
 def test_schema_files_are_up_to_date():
@@ -34,9 +94,7 @@ def test_asyncapi_document_names_every_topic():
 
 
 def test_docs_asyncapi_json_is_the_generated_document():
-    from pathlib import Path
-
-    written = json.loads((Path(__file__).parents[2] / "docs" / "asyncapi.json").read_text())
+    written = json.loads((ROOT / "docs" / "asyncapi.json").read_text())
     assert written == asyncapi_document(), "run `make contract` (dankjewel asyncapi) to refresh docs/asyncapi.json"
 
 
