@@ -23,7 +23,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -36,15 +37,25 @@ from shared.contracts import EventType, dlq_topic
 from shared.db import DeliveryTables
 from shared.delivery import Unit, already_processed
 from shared.envelope import BadRecord, Envelope, parse_record
-from shared.metrics import ServiceMetrics
+from shared import tracing
+from shared.metrics import ServiceMetrics, logged
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Unit, Envelope], Awaitable[None]]
-# Called once per transaction with the events about to be handled, before the
-# first handler: a service loads the rows the whole batch needs in a few statements.
-PrepareBatch = Callable[[Unit, list[Envelope]], Awaitable[None]]
+# A service may take one transaction's fresh events at once, in order, instead of a
+# handler call per event: it loads what they need and writes its changes in a few
+# statements. It handles each event inside `handling(event)`, as the consumer does.
+BatchHandler = Callable[[Unit, list[Envelope]], Awaitable[None]]
+
+
+@contextmanager
+def handling(event: Envelope) -> Iterator[None]:
+    """The context one event is handled in: what it emits continues its trace (or
+    starts one), and log lines name it."""
+    with tracing.within(tracing.continued(event.traceparent)), logged(event_id=event.id, event_type=event.type):
+        yield
 
 
 @dataclass(frozen=True)
@@ -52,7 +63,7 @@ class Subscription:
     """A CloudEvent type this service consumes, and what it does with it."""
 
     event_type: EventType
-    handler: Handler
+    handler: Handler | None = None  # None: the service's BatchHandler takes these events
 
 
 @dataclass(frozen=True)
@@ -105,7 +116,7 @@ class EventConsumer:
         settings: Settings,
         tables: DeliveryTables,
         subscriptions: list[Subscription],
-        prepare_batch: PrepareBatch | None = None,
+        handle_batch: BatchHandler | None = None,
         on_commit: Callable[[Unit], None] = lambda unit: None,
         retry: RetryPolicy = RetryPolicy(),
         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
@@ -120,10 +131,12 @@ class EventConsumer:
         self.tables = tables
         self.retry = retry
         self.clock = clock
-        self.prepare_batch = prepare_batch
+        self.handle_batch = handle_batch
         self._stopping = False
         self.on_commit = on_commit  # wakes the outbox relay and other loops
-        self.handlers: dict[str, Handler] = {s.event_type.type: s.handler for s in subscriptions}
+        self.handlers: dict[str, Handler | None] = {s.event_type.type: s.handler for s in subscriptions}
+        if handle_batch is None and None in self.handlers.values():
+            raise ValueError(f"{service}: a subscription without a handler needs a batch handler")
         self.accepted: dict[str, dict[str, EventType]] = {}
         for s in subscriptions:
             self.accepted.setdefault(s.event_type.topic, {})[s.event_type.type] = s.event_type
@@ -176,6 +189,10 @@ class EventConsumer:
             log.warning("offset commit failed (%s); records will be redelivered", type(error).__name__)
 
     async def _process_partition(self, tp: TopicPartition, records: list) -> None:
+        with logged(topic=tp.topic, partition=tp.partition):
+            await self._process_records(tp, records)
+
+    async def _process_records(self, tp: TopicPartition, records: list) -> None:
         events: list[tuple[object, Envelope]] = []
         for record in records:
             try:
@@ -208,11 +225,15 @@ class EventConsumer:
                     continue
                 seen.add(event.dedup_key)
                 fresh.append(event)
-            if fresh and self.prepare_batch is not None:
-                await self.prepare_batch(unit, fresh)
             for event in fresh:
                 unit.record_processed(event)
-                await self.handlers[event.type](unit, event)
+            if self.handle_batch is not None:
+                if fresh:
+                    await self.handle_batch(unit, fresh)
+            else:
+                for event in fresh:
+                    with handling(event):
+                        await self.handlers[event.type](unit, event)
             await unit.flush()
         self.stats["processed"] += len(fresh)
         for event in fresh:  # counted once committed
@@ -225,7 +246,8 @@ class EventConsumer:
         failures = 0
         while True:
             try:
-                await self._apply([event])
+                with logged(offset=record.offset):
+                    await self._apply([event])
                 return
             except BadRecord as error:  # a handler found the content unacceptable
                 await self.dead_letter(record, str(error), event_type=event.type)

@@ -7,14 +7,13 @@ statements for them, not a thousand."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import tracing
 from shared.contracts import EventData, EventType
 from shared.db import DeliveryTables, insert_rows
 from shared.envelope import Envelope, new_event, to_record
@@ -32,10 +31,6 @@ class Unit:
     now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     emitted: int = 0
     wakes: set[str] = field(default_factory=set)  # loops to wake after commit (e.g. "mail")
-    # Per-transaction state a service keeps between its handlers (e.g. the rows it
-    # loaded for a whole batch), and what must be written before the commit.
-    state: dict[str, Any] = field(default_factory=dict)
-    _before_flush: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     _outbox_rows: list[dict] = field(default_factory=list)
     _inbox_rows: list[dict] = field(default_factory=list)
 
@@ -43,13 +38,10 @@ class Unit:
         """Ask for a background loop to look at its work right after this transaction commits."""
         self.wakes.add(loop)
 
-    def before_flush(self, write: Callable[[], Awaitable[None]]) -> None:
-        """Run `write` (a service's staged writes) when the unit is flushed, before its outbox."""
-        self._before_flush.append(write)
-
     async def emit(self, event_type: EventType, data: EventData, *, event_id: str | None = None) -> Envelope:
         """Queue an event in the outbox (written on flush); the relay publishes it after commit."""
-        envelope = new_event(event_type, data, self.source, time=self.now, event_id=event_id)
+        envelope = new_event(event_type, data, self.source, time=self.now, event_id=event_id,
+                             traceparent=tracing.traceparent_for_new_event())
         key, value, headers = to_record(envelope)
         self._outbox_rows.append(dict(topic=event_type.topic, key=key, value=value,
                                       headers=[[name, header.decode()] for name, header in headers],
@@ -71,10 +63,8 @@ class Unit:
                                      processed_at=self.now))
 
     async def flush(self) -> None:
-        """Write everything staged, in order: service state, then outbox and inbox rows.
-        Called inside the transaction, before it commits; may be called more than once."""
-        for write in self._before_flush:  # each clears what it wrote
-            await write()
+        """Write the staged outbox and inbox rows (a service writes its own state itself,
+        before). Called inside the transaction, before it commits; may be called more than once."""
         # Outbox ids follow the order of emit, which the relay publishes in.
         for table, rows in ((self.tables.outbox, self._outbox_rows), (self.tables.inbox, self._inbox_rows)):
             await insert_rows(self.session, table, rows)

@@ -19,6 +19,7 @@ from typing import Literal
 from cloudevents.core.bindings import kafka as ce_kafka
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
+from shared import tracing
 from shared.contracts import BY_TYPE, EventData, EventType
 from shared.values import unsafe_characters
 
@@ -39,6 +40,9 @@ class Envelope:
     type: str
     time: datetime
     data: EventData
+    # The CloudEvents distributed-tracing extension (shared/tracing.py); None when the
+    # producer sent none or a malformed one.
+    traceparent: str | None = None
 
     @property
     def dedup_key(self) -> tuple[str, str]:
@@ -50,7 +54,7 @@ class Envelope:
 
 
 def new_event(event_type: EventType, data: EventData, source: str, *, time: datetime | None = None,
-              event_id: str | None = None) -> Envelope:
+              event_id: str | None = None, traceparent: str | None = None) -> Envelope:
     if not isinstance(data, event_type.model):
         raise TypeError(f"{event_type.type} carries {event_type.model.__name__}, not {type(data).__name__}")
     return Envelope(
@@ -59,18 +63,21 @@ def new_event(event_type: EventType, data: EventData, source: str, *, time: date
         type=event_type.type,
         time=time or datetime.now(timezone.utc),
         data=data,
+        traceparent=traceparent,
     )
 
 
 def to_record(envelope: Envelope) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
     """(key, value, headers) of a structured-mode Kafka record."""
     value, headers = structured_record(envelope.type, envelope.data.model_dump(mode="json"), source=envelope.source,
-                                       event_id=envelope.id, time=envelope.time, subject=envelope.volunteer_id)
+                                       event_id=envelope.id, time=envelope.time, subject=envelope.volunteer_id,
+                                       traceparent=envelope.traceparent)
     return envelope.volunteer_id.encode(), value, headers
 
 
 def structured_record(event_type: str, data: dict, *, source: str, event_id: str | None = None,
-                      time: datetime | None = None, subject: str | None = None) -> tuple[bytes, list[tuple[str, bytes]]]:
+                      time: datetime | None = None, subject: str | None = None,
+                      traceparent: str | None = None) -> tuple[bytes, list[tuple[str, bytes]]]:
     """(value, headers) of a structured-mode record: the CloudEvents JSON format is one
     JSON object with the attributes and `data`. The services write their own events
     with it; tests, the fault suite and the benchmark write an organisation's events
@@ -82,6 +89,8 @@ def structured_record(event_type: str, data: dict, *, source: str, event_id: str
             "time": (time or datetime.now(timezone.utc)).isoformat(), "datacontenttype": "application/json"}
     if subject is not None:
         body["subject"] = subject
+    if traceparent is not None:
+        body["traceparent"] = traceparent
     body["data"] = data
     return json.dumps(body).encode(), [("content-type", STRUCTURED_CONTENT_TYPE.encode())]
 
@@ -100,6 +109,7 @@ class _StructuredEvent(BaseModel):
     source: str = Field(min_length=1)
     type: str = Field(min_length=1)
     time: AwareDatetime | None = Field(default=None, strict=True)  # the SDK refuses a time without zone too
+    traceparent: str | None = Field(default=None, max_length=256)
     data: dict
 
 
@@ -129,7 +139,8 @@ def parse_record(headers: list[tuple[str, bytes]] | tuple, value: bytes | None, 
         except ValidationError:
             pass  # the SDK's path below says what is wrong, or reads a form this does not
         else:
-            return _envelope(event.id, event.source, event.type, event.time, event.data, topic, accepted)
+            return _envelope(event.id, event.source, event.type, event.time, event.data, topic, accepted,
+                             event.traceparent)
     return _parse_with_sdk(header_map, value, topic, accepted)
 
 
@@ -147,12 +158,13 @@ def _parse_with_sdk(header_map: dict[str, bytes], value: bytes, topic: str, acce
     except Exception as error:  # the SDK raises several kinds for a broken envelope
         raise BadRecord(f"not a CloudEvent: {_short(error)}") from None
 
+    traceparent = event.get_extension("traceparent")
     return _envelope(event.get_id(), event.get_source(), event.get_type(), event.get_time(), event.get_data(),
-                     topic, accepted)
+                     topic, accepted, traceparent if isinstance(traceparent, str) else None)
 
 
 def _envelope(event_id: str, source: str, event_type: str, time: datetime | None, data: object, topic: str,
-              accepted: dict[str, EventType]) -> Envelope:
+              accepted: dict[str, EventType], traceparent: str | None = None) -> Envelope:
     """Check a CloudEvent's type against the topic and its data against the contract."""
     _check_attributes(event_id, source, event_type)
     if event_type not in accepted:
@@ -175,7 +187,9 @@ def _envelope(event_id: str, source: str, event_type: str, time: datetime | None
     time = time or datetime.now(timezone.utc)
     if time.tzinfo is None:
         time = time.replace(tzinfo=timezone.utc)
-    return Envelope(id=event_id, source=source, type=event_type, time=time, data=model)
+    trace = tracing.parse(traceparent)  # malformed: ignored, as W3C asks, never a refusal
+    return Envelope(id=event_id, source=source, type=event_type, time=time, data=model,
+                    traceparent=trace.traceparent if trace else None)
 
 
 def _check_attributes(event_id: str, source: str, event_type: str) -> None:

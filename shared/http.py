@@ -11,6 +11,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.settings import Settings
+from shared.tracing import TraceContextMiddleware
 
 MAX_PROBLEMS = 20
 
@@ -77,4 +78,5 @@ def harden(app: FastAPI, settings: Settings) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=settings.http_max_body_bytes)
     hosts = [h.strip() for h in settings.allowed_hosts.split(",") if h.strip()]
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts or ["localhost"])
+    app.add_middleware(TraceContextMiddleware)  # outermost: even a refused request has its trace
     return app

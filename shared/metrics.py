@@ -12,12 +12,16 @@ import asyncio
 import contextvars
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy import func, select
+
+from shared import tracing
 
 if TYPE_CHECKING:
     from aiokafka import AIOKafkaConsumer
@@ -137,11 +141,27 @@ async def consumer_lag(consumer: AIOKafkaConsumer) -> dict:
 # (consumer, relay, sweeps, background) carry it into their log lines.
 current_service: contextvars.ContextVar[str | None] = contextvars.ContextVar("dankjewel_service", default=None)
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# What a log line is about (topic, partition, offset, event id and type), set by the
+# consumer around the work on a record; never personal data.
+log_context: contextvars.ContextVar[dict] = contextvars.ContextVar("dankjewel_log_context", default={})
+
+
+@contextmanager
+def logged(**fields) -> Iterator[None]:
+    """Add `fields` to the JSON log lines written inside."""
+    token = log_context.set({**log_context.get(), **fields})
+    try:
+        yield
+    finally:
+        log_context.reset(token)
+
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time (UTC, RFC 3339), level, logger, message, and
-    `service` when known (an `extra={"service": …}` or the task's service)."""
+    """One JSON object per line: time (UTC, RFC 3339), level, logger, message,
+    `service` when known (an `extra={"service": …}` or the task's service), the
+    record being worked on (topic, partition, offset, event_id, event_type) and the
+    W3C `trace_id` when there is one."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {
@@ -153,6 +173,9 @@ class JsonFormatter(logging.Formatter):
         service = getattr(record, "service", None) or current_service.get()
         if service:
             entry["service"] = str(service)
+        entry.update(log_context.get())
+        if (trace := tracing.current.get()) is not None:
+            entry["trace_id"] = trace.trace_id
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         if record.stack_info:
