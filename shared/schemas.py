@@ -65,6 +65,10 @@ def envelope_model(event: EventType) -> type[BaseModel]:
         type=(Literal[event.type], ...),  # type: ignore[valid-type] - one literal per event type
         time=(AwareDatetime | None, None),
         subject=(str | None, Field(default=None, description="the volunteer_id")),
+        traceparent=(str | None, Field(default=None, max_length=256, examples=[
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"],
+            description="W3C Trace Context (CloudEvents distributed-tracing extension); a malformed one is "
+                        "ignored")),
         datacontenttype=(Literal["application/json"] | None, None),
         data=(event.model, ...),
     )
