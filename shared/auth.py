@@ -182,6 +182,10 @@ class Authenticator:
 
         return authenticate
 
+    def authenticated(self):  # noqa: ANN201 - a FastAPI dependency
+        """Dependency for a route that checks scopes itself: any valid token."""
+        return Depends(self._authenticate_dependency)
+
     def requires(self, scope: str):  # noqa: ANN201 - a FastAPI dependency
         """Dependency for a route: the caller must hold `scope` (or `admin`)."""
         if scope not in SCOPES:

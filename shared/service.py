@@ -35,6 +35,7 @@ from shared.db import (
 )
 from shared.delivery import Unit
 from shared.http import harden
+from shared.ingest import INGESTIBLE, events_router
 from shared.kafka import create_consumer, create_producer, ensure_topics
 from shared.metrics import CONTENT_TYPE, ServiceMetrics, current_service
 from shared.privacy import export_volunteer
@@ -117,7 +118,8 @@ class ServiceRuntime:
         await migrate(self.engine, d.name, d.migrations_dir)
         self.migration_heads = migration_heads(d.name, d.migrations_dir)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        topics = {t.topic for t in d.consumes + d.publishes}
+        # …and the topics of organisations' events, which any instance takes over HTTP (POST /events).
+        topics = {t.topic for t in d.consumes + d.publishes} | {t.topic for t, _ in INGESTIBLE.values()}
         await ensure_topics(settings, sorted(topics | {dlq_topic(t.topic) for t in d.consumes}))
         self.producer = create_producer(settings, client_id=f"{settings.kafka_group_prefix}-{d.name}")
         await self.producer.start()
@@ -266,11 +268,17 @@ class ServiceRuntime:
             """Everything this service holds about one volunteer (GDPR art. 15/20)."""
             return await self.export(volunteer_id)
 
+        app.include_router(self.events_router())
         if d.routes is not None:
             app.include_router(d.routes(self))
         if d.http_setup is not None:
             d.http_setup(app)
         return app
+
+    def events_router(self) -> APIRouter:
+        """`POST /events`: organisations' CloudEvents over HTTP, published through this
+        instance's producer (any service's instance takes every accepted type)."""
+        return events_router(self.auth, lambda: self.producer if self.producer_started else None)
 
     def _readiness_route(self, app: FastAPI) -> None:
         @app.get("/ready", tags=["operations"])
@@ -328,6 +336,7 @@ def combined_app(runtimes: list[ServiceRuntime], settings: Settings) -> FastAPI:
         return {"volunteer_id": volunteer_id,
                 "services": {runtime.name: (await runtime.export(volunteer_id))["tables"] for runtime in runtimes}}
 
+    app.include_router(runtimes[0].events_router())
     for runtime in runtimes:
         app.mount(f"/{runtime.name}", runtime.http_app())
     return app
