@@ -131,6 +131,12 @@ async def _run(definitions, settings, mail_folder: Path | None, background: bool
         catcher = start_mail_catcher(mail_folder, settings.smtp_host, settings.smtp_port)
         log.info("mail goes to smtp://%s:%d and is kept in %s", settings.smtp_host, settings.smtp_port,
                  mail_folder.resolve())
+    if settings.otel_exporter_otlp_endpoint:
+        from shared import tracing
+
+        tracing.enable_spans(endpoint=settings.otel_exporter_otlp_endpoint,
+                             service="dankjewel" if len(definitions) > 1 else f"dankjewel-{definitions[0].name}")
+        log.info("OpenTelemetry spans are exported over OTLP/HTTP")
     runtimes = [ServiceRuntime(d, settings) for d in definitions]
     for runtime in runtimes:
         await runtime.start(background=background)

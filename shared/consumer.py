@@ -54,7 +54,9 @@ BatchHandler = Callable[[Unit, list[Envelope]], Awaitable[None]]
 def handling(event: Envelope) -> Iterator[None]:
     """The context one event is handled in: what it emits continues its trace (or
     starts one), and log lines name it."""
-    with tracing.within(tracing.continued(event.traceparent)), logged(event_id=event.id, event_type=event.type):
+    with tracing.span(f"handle {event.type}", tracing.continued(event.traceparent),
+                      **{"messaging.system": "kafka", "messaging.message.id": event.id}), \
+            logged(event_id=event.id, event_type=event.type):
         yield
 
 

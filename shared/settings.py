@@ -114,6 +114,9 @@ class Settings(BaseSettings):
 
     # Operations
     log_format: Literal["text", "json"] = Field(default="text", description="json: one JSON object per log line")
+    # OpenTelemetry's own variable name: spans go there over OTLP/HTTP (needs the `otel` extra).
+    otel_exporter_otlp_endpoint: str | None = Field(default=None, description="e.g. http://127.0.0.1:4318; "
+                                                    "unset: no spans are exported")
 
     @field_validator("kafka_bootstrap_servers")
     @classmethod

@@ -9,6 +9,11 @@ carries, or starts one. Log lines in JSON carry the trace id.
 
 A malformed `traceparent` is ignored (a new trace starts), as the W3C
 recommendation says: tracing never refuses an event or a request.
+
+OpenTelemetry spans are an optional extra (`pip install 'dankjewel[otel]'`), off
+unless OTEL_EXPORTER_OTLP_ENDPOINT is set: then an HTTP request, the handling of a
+consumed event and the sending of a mail each become a span in the same trace,
+exported over OTLP/HTTP. Without it `span()` only sets the current trace.
 """
 
 from __future__ import annotations
@@ -78,6 +83,55 @@ def within(trace: Trace) -> Iterator[Trace]:
         current.reset(token)
 
 
+# The OpenTelemetry tracer when spans are exported (enable_spans), else None.
+_tracer = None
+
+
+def enable_spans(exporter=None, *, endpoint: str | None = None, service: str = "dankjewel") -> None:  # noqa: ANN001
+    """Export spans: through `exporter` (tests), or OTLP/HTTP to `endpoint`. Needs the
+    `otel` extra; says how to install it when it is missing."""
+    global _tracer
+    try:
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+    except ImportError:
+        raise RuntimeError("OTEL_EXPORTER_OTLP_ENDPOINT is set but OpenTelemetry is not installed: "
+                           "pip install 'dankjewel[otel]'") from None
+    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    if exporter is None:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{endpoint.rstrip('/')}/v1/traces")))
+    else:
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+    _tracer = provider.get_tracer("dankjewel")
+
+
+def disable_spans() -> None:
+    global _tracer
+    _tracer = None
+
+
+@contextmanager
+def span(name: str, parent: Trace, **attributes: str | int) -> Iterator[Trace]:
+    """Run the code inside as a span `name`, a child of `parent`, and make it the
+    current trace. Without an exporter: the current trace is `parent`, and that is all."""
+    if _tracer is None:
+        with within(parent):
+            yield parent
+        return
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, set_span_in_context
+
+    remote = SpanContext(int(parent.trace_id, 16), int(parent.span_id, 16), is_remote=True,
+                         trace_flags=TraceFlags(TraceFlags.SAMPLED if parent.sampled else TraceFlags.DEFAULT))
+    with _tracer.start_as_current_span(name, context=set_span_in_context(NonRecordingSpan(remote)),
+                                       attributes=attributes) as started:
+        context = started.get_span_context()
+        with within(Trace(f"{context.trace_id:032x}", f"{context.span_id:016x}", parent.sampled)) as trace:
+            yield trace
+
+
 def traceparent_for_new_event() -> str:
     """The `traceparent` of an event published now: a child of the current trace, or
     the start of a trace (a sweep's event, say, has no cause outside)."""
@@ -99,13 +153,15 @@ class TraceContextMiddleware:
             await self.app(scope, receive, send)
             return
         incoming = next((value for name, value in scope.get("headers", ()) if name == b"traceparent"), None)
-        trace = continued(incoming).child()
-        response_header = (b"traceresponse", trace.traceparent.encode())
+        parent = parse(incoming) or new_trace()
+        with span(f"{scope.get('method', 'HTTP')} {scope.get('path', '')}"[:200], parent,
+                  **{"http.request.method": scope.get("method", "")}) as spanned, \
+                within(parent.child() if spanned is parent else spanned) as trace:  # the request's own span id
+            response_header = (b"traceresponse", trace.traceparent.encode())
 
-        async def send_with_trace(message) -> None:  # noqa: ANN001
-            if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", ()), response_header]}
-            await send(message)
+            async def send_with_trace(message) -> None:  # noqa: ANN001
+                if message["type"] == "http.response.start":
+                    message = {**message, "headers": [*message.get("headers", ()), response_header]}
+                await send(message)
 
-        with within(trace):
             await self.app(scope, receive, send_with_trace)

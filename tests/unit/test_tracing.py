@@ -104,3 +104,57 @@ def test_json_log_lines_name_the_trace_and_the_record():
     assert (line["topic"], line["partition"], line["event_id"], line["event_type"]) == \
         ("shifts.completed", 2, "e1", SHIFT_COMPLETED.type)
     assert "trace_id" not in json.loads(JsonFormatter().format(record))  # outside: none
+
+
+@pytest.fixture
+def exported_spans():
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    tracing.enable_spans(exporter)
+    yield exporter
+    tracing.disable_spans()
+
+
+async def test_with_an_exporter_a_request_and_the_event_it_emits_are_spans_of_the_callers_trace(
+        exported_spans, tmp_path):
+    app = FastAPI()
+    emitted = []
+
+    @app.post("/shifts")
+    async def report() -> dict:
+        unit = Unit(session=None, tables=None, source="tasks", settings=None)
+        emitted.append(await unit.emit(SHIFT_COMPLETED, ShiftCompleted(**SHIFT)))
+        return {}
+
+    harden(app, load_settings(api_tokens_file=tmp_path / "tokens.json"))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as client:
+        answer = await client.post("/shifts", headers={"traceparent": VALID})
+    [request_span] = exported_spans.get_finished_spans()
+    caller = tracing.parse(VALID)
+    assert request_span.name == "POST /shifts"
+    assert f"{request_span.context.trace_id:032x}" == caller.trace_id
+    assert f"{request_span.parent.span_id:016x}" == caller.span_id  # a child of the caller's span
+    assert tracing.parse(answer.headers["traceresponse"]).span_id == f"{request_span.context.span_id:016x}"
+    assert tracing.parse(emitted[0].traceparent).trace_id == caller.trace_id
+
+
+def test_handling_a_consumed_event_is_a_span_continuing_its_trace(exported_spans):
+    from shared.consumer import handling
+
+    event = new_event(SHIFT_COMPLETED, ShiftCompleted(**SHIFT), "roster", traceparent=VALID)
+    with handling(event):
+        inside = tracing.current.get()
+    [handled] = exported_spans.get_finished_spans()
+    assert handled.name == f"handle {SHIFT_COMPLETED.type}"
+    assert f"{handled.context.trace_id:032x}" == inside.trace_id == tracing.parse(VALID).trace_id
+    assert handled.attributes["messaging.message.id"] == event.id
+
+
+def test_without_an_exporter_no_span_is_made_and_the_trace_still_flows():
+    from shared.consumer import handling
+
+    event = new_event(SHIFT_COMPLETED, ShiftCompleted(**SHIFT), "roster", traceparent=VALID)
+    with handling(event):
+        assert tracing.current.get() == tracing.parse(VALID)
+    assert tracing._tracer is None
