@@ -7,6 +7,9 @@ statements for them, not a thousand."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -31,8 +34,21 @@ class Unit:
     now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     emitted: int = 0
     wakes: set[str] = field(default_factory=set)  # loops to wake after commit (e.g. "mail")
+    # Seconds spent per phase of this transaction (the consumer adds parse, inbox,
+    # handle, write, commit; a service may split its handling with `timed`).
+    timings: dict[str, float] = field(default_factory=dict)
     _outbox_rows: list[dict] = field(default_factory=list)
     _inbox_rows: list[dict] = field(default_factory=list)
+
+    @contextmanager
+    def timed(self, phase: str) -> Iterator[None]:
+        """Count the time inside as `phase` (e.g. "load", "rules") for the benchmark's
+        breakdown and the dankjewel_consumer_phase_seconds metric."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[phase] = self.timings.get(phase, 0.0) + time.perf_counter() - started
 
     def wake(self, loop: str) -> None:
         """Ask for a background loop to look at its work right after this transaction commits."""

@@ -57,6 +57,10 @@ class ServiceMetrics:
                                         "Time to apply one fetched batch and commit its offsets", ["service"],
                                         buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
                                         **options)
+        self._phase_seconds = Counter("dankjewel_consumer_phase_seconds",
+                                      "Time spent applying batches, by phase: parse, inbox (dedup lookup), "
+                                      "handle (the service's work; a service may split it, e.g. load, rules), "
+                                      "write (staged rows, outbox, inbox), commit", ["service", "phase"], **options)
         self._sweep_seconds = Histogram("dankjewel_sweep_seconds", "Duration of the time-based rules' sweeps",
                                         ["service"], buckets=(0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900),
                                         **options)
@@ -85,6 +89,10 @@ class ServiceMetrics:
 
     def batch_took(self, seconds: float) -> None:
         self._batch_seconds.labels(self.service).observe(seconds)
+
+    def phases_took(self, seconds: dict[str, float]) -> None:
+        for phase, spent in seconds.items():
+            self._phase_seconds.labels(self.service, phase).inc(spent)
 
     def sweep_took(self, seconds: float) -> None:
         self._sweep_seconds.labels(self.service).observe(seconds)

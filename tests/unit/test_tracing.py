@@ -158,3 +158,13 @@ def test_without_an_exporter_no_span_is_made_and_the_trace_still_flows():
     with handling(event):
         assert tracing.current.get() == tracing.parse(VALID)
     assert tracing._tracer is None
+
+
+def test_a_unit_adds_up_the_time_of_each_phase():
+    unit = Unit(session=None, tables=None, source="tasks", settings=None)
+    for _ in range(2):
+        with unit.timed("load"):
+            pass
+    with pytest.raises(ZeroDivisionError), unit.timed("rules"):
+        1 / 0  # noqa: B018 - a failing phase still counts its time
+    assert set(unit.timings) == {"load", "rules"} and all(seconds >= 0 for seconds in unit.timings.values())
