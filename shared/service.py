@@ -21,7 +21,7 @@ from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker
 
 from shared.auth import Authenticator
-from shared.consumer import EventConsumer, PrepareBatch, Subscription, is_transient
+from shared.consumer import BatchHandler, EventConsumer, Subscription, is_transient
 from shared.contracts import EventType, dlq_topic
 from shared.db import (
     DeliveryTables,
@@ -55,8 +55,8 @@ class ServiceDefinition:
     migrations_dir: Path
     subscriptions: list[Subscription]
     publishes: list[EventType]
-    # Loads what a batch of consumed events needs before its handlers run (optional).
-    prepare_batch: PrepareBatch | None = None
+    # Takes a transaction's consumed events at once instead of per-subscription handlers (optional).
+    handle_batch: BatchHandler | None = None
     routes: Callable[["ServiceRuntime"], APIRouter] | None = None
     # Installs what a router cannot carry (exception handlers) on the service's app.
     http_setup: Callable[[FastAPI], None] | None = None
@@ -138,7 +138,7 @@ class ServiceRuntime:
             await kafka_consumer.start()
             self.consumer = EventConsumer(
                 service=d.name, consumer=kafka_consumer, producer=self.producer, engine=self.engine, settings=settings,
-                tables=d.tables, subscriptions=d.subscriptions, prepare_batch=d.prepare_batch,
+                tables=d.tables, subscriptions=d.subscriptions, handle_batch=d.handle_batch,
                 on_commit=self.after_commit, clock=self.clock, metrics=self.metrics,
             )
             self._tasks.append(asyncio.create_task(self._supervise("consumer", self.consumer.run), name=f"{d.name}-consumer"))

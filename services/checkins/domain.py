@@ -9,12 +9,12 @@ ladder (reminder to the coordinator, then escalation to the lead) are due.
 
 from __future__ import annotations
 
-import re
-
 import calendar
-from collections.abc import Collection
+import re
+import uuid
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Literal
 
 Kind = Literal["intake", "onboarding", "periodic", "quiet"]
@@ -129,6 +129,70 @@ def closes_quiet_clock(quiet_started_at: datetime, held_at: datetime, rules: Rul
     """Getting in touch with a quiet volunteer means a check-in of any kind held once
     they had gone quiet; a talk before that does not stop them going quiet."""
     return held_at >= due_at("quiet", quiet_started_at, rules)
+
+
+OVERDUE_EVENT_IDS = uuid.UUID("5d0c1f5e-7a42-4c59-9a53-0b7f3c3f6a10")
+
+
+def overdue_event_id(volunteer_id: str, kind: str, clock_started_at: datetime, rung: str) -> str:
+    """The id of a rung's `followups.overdue`, from its key: raised again (a second
+    sweep, a replay), it carries the same id."""
+    started = clock_started_at.astimezone(timezone.utc).isoformat()
+    return str(uuid.uuid5(OVERDUE_EVENT_IDS, f"{volunteer_id}/{kind}/{started}/{rung}"))
+
+
+# Clocks a check-in of the same kind answers (the others restart or run on).
+ANSWERABLE: frozenset[str] = frozenset({"intake", "onboarding"})
+# An inactive volunteer (volunteers.updated active=false) gets no quiet or periodic follow-ups.
+KINDS_OF_ACTIVE_VOLUNTEERS: frozenset[str] = frozenset({"quiet", "periodic"})
+
+
+def clocks_closed_by(checkin_kind: str, held_at: datetime, running: Mapping[str, datetime],
+                     rules: Rules) -> list[str]:
+    """The running clocks (kind → started_at) a check-in held at `held_at` closes: its
+    own kind's intake or onboarding clock when held after the start, and the quiet
+    clock once the volunteer had gone quiet."""
+    closed = []
+    if checkin_kind in ANSWERABLE and checkin_kind in running and closes_clock(running[checkin_kind], held_at):
+        closed.append(checkin_kind)
+    if "quiet" in running and closes_quiet_clock(running["quiet"], held_at, rules):
+        closed.append("quiet")
+    return closed
+
+
+def followed_up(kind: str, active: bool | None) -> bool:
+    """Whether a running clock of this kind raises follow-ups for a volunteer marked
+    (in)active; None: not known to be inactive."""
+    return not (kind in KINDS_OF_ACTIVE_VOLUNTEERS and active is False)
+
+
+def earliest_registration(known: datetime | None, reported: datetime) -> datetime:
+    """A volunteer registered once: the earliest moment reported counts."""
+    return reported if known is None or reported < known else known
+
+
+def periodic_start_at_registration(registered_at: datetime, latest_checkin: datetime | None) -> datetime:
+    """The periodic clock counts from the registration, or a check-in held after it."""
+    return latest_checkin if latest_checkin is not None and latest_checkin > registered_at else registered_at
+
+
+def quiet_start_at_registration(registered_at: datetime, last_shift_at: datetime | None) -> tuple[datetime, str]:
+    """(start, subject) of the quiet clock on a registration: the last shift when one
+    was reported after it (topics are not ordered among each other), else the registration."""
+    if last_shift_at is not None and last_shift_at > registered_at:
+        return last_shift_at, "last shift"
+    return registered_at, "registration"
+
+
+def offer_subject(opportunity_title: str | None, application_id: str) -> str:
+    """What started an intake clock on an offer of help (read back by `origin`)."""
+    what = f"for '{opportunity_title}'" if opportunity_title else f"(application {application_id})"
+    return f"offer of help {what}"[:300]
+
+
+def update_is_stale(applied_at: datetime | None, updated_at: datetime) -> bool:
+    """An update older than one applied before (delivered late) must not undo it."""
+    return applied_at is not None and updated_at < applied_at
 
 
 # --- what the coordinator reads ----------------------------------------------

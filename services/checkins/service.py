@@ -6,15 +6,7 @@ from services.checkins import api, handlers
 from services.checkins.sweep import sweep
 from services.checkins.tables import SERVICE, delivery, metadata
 from shared.consumer import Subscription
-from shared.contracts import (
-    CHECKIN_COMPLETED,
-    FOLLOWUP_OVERDUE,
-    HELP_OFFERED,
-    SHIFT_COMPLETED,
-    VOLUNTEER_ERASED,
-    VOLUNTEER_REGISTERED,
-    VOLUNTEER_UPDATED,
-)
+from shared.contracts import CHECKIN_COMPLETED, FOLLOWUP_OVERDUE
 from shared.service import ServiceDefinition
 
 definition = ServiceDefinition(
@@ -23,14 +15,9 @@ definition = ServiceDefinition(
     metadata=metadata,
     tables=delivery,
     migrations_dir=Path(__file__).parent / "migrations",
-    subscriptions=[
-        Subscription(VOLUNTEER_REGISTERED, handlers.start_clocks_after_registration),
-        Subscription(HELP_OFFERED, handlers.start_intake_after_offer_of_help),
-        Subscription(CHECKIN_COMPLETED, handlers.record_checkin),
-        Subscription(SHIFT_COMPLETED, handlers.start_onboarding_after_first_shift),
-        Subscription(VOLUNTEER_UPDATED, handlers.apply_volunteer_update),
-        Subscription(VOLUNTEER_ERASED, handlers.erase_volunteer),
-    ],
+    subscriptions=[Subscription(event_type) for event_type in handlers.HANDLERS],
+    # One transaction at a time per volunteer (see usecases): the batch takes their locks first.
+    handle_batch=handlers.handle_batch,
     publishes=[CHECKIN_COMPLETED, FOLLOWUP_OVERDUE],
     routes=api.routes,
     http_port=8003,

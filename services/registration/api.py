@@ -2,39 +2,36 @@
 
 from __future__ import annotations
 
-import logging
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Literal
 
 from fastapi import APIRouter, Header, HTTPException, status
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationInfo, field_validator
-from sqlalchemy import select, update
 from typing_extensions import Annotated
 
-from services.registration import domain, flyer, handlers
+from services.registration import domain, flyer, usecases
 from services.registration.domain import Availability, Labels, Name, Slot
-from services.registration.tables import applications, opportunities, volunteers
-from shared.contracts import (
-    HELP_OFFERED,
-    OPPORTUNITY_OFFERED,
-    VOLUNTEER_REGISTERED,
-    VOLUNTEER_ERASED,
-    VOLUNTEER_UPDATED,
-    HelpOffered,
-    OpportunityOffered,
-    VolunteerRegistered,
-    VolunteerErased,
-    VolunteerUpdated,
-)
-from shared.db import insert_if_absent
-from shared.delivery import Unit
+from shared.contracts import VolunteerRegistered
 from shared.http import erased_volunteer
 from shared.service import ServiceRuntime
 from shared.values import LongText, SafeId, SaneDate, ShortText
 
-log = logging.getLogger(__name__)
+
+@contextmanager
+def refusals() -> Iterator[None]:
+    """A use case's refusal as the HTTP answer (raised inside the transaction: it rolls back)."""
+    try:
+        yield
+    except usecases.NotFound as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(error)) from None
+    except usecases.Conflict as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(error)) from None
+    except usecases.Erased:
+        raise erased_volunteer() from None
 
 
 # --- volunteers ---------------------------------------------------------------------------
@@ -89,19 +86,12 @@ class VolunteerOut(BaseModel):
     availability: Availability | None
 
 
-# VolunteerUpdated carries these; the others (interests, availability, …) are registration's own.
-_PUBLISHED_FIELDS = ("name", "email", "language", "coordinator_email", "appreciation_mail_consent", "active")
-
 # --- opportunities ------------------------------------------------------------------------
 
 
 class Contact(BaseModel):
     name: Name
     email: EmailStr
-
-
-_SLOTS_BY_SCHEDULE = {"one-off": {"one-off"}, "recurring": {"weekly", "monthly"}, "on-call": {"on-call"},
-                      "short-project": {"weekly", "monthly", "one-off"}}
 
 
 class OpportunityIn(BaseModel):
@@ -125,9 +115,8 @@ class OpportunityIn(BaseModel):
     @field_validator("when")
     @classmethod
     def _when_suits_schedule(cls, when: list[Slot], info: ValidationInfo) -> list[Slot]:
-        schedule = info.data.get("schedule")
-        allowed = _SLOTS_BY_SCHEDULE.get(schedule, set())
-        wrong = sorted({slot.kind for slot in when} - allowed) if schedule else []
+        schedule = info.data.get("schedule")  # absent when the schedule itself was invalid
+        wrong = domain.slot_kinds_not_allowed(schedule, (slot.kind for slot in when)) if schedule else []
         if wrong:
             raise ValueError(f"a {schedule} opportunity cannot take place {', '.join(wrong)}")
         return when
@@ -194,86 +183,31 @@ class ErasureOut(BaseModel):
     note: str = "erased here; the other services erase on volunteers.erased"
 
 
-def _volunteer_profile(row) -> domain.VolunteerProfile:  # noqa: ANN001 - a row or mapping
-    return domain.VolunteerProfile(interests=row["interests"], skills=row["skills"], language=row["language"],
-                                   availability=domain.availability_from_json(row["availability"]))
-
-
-def _opportunity_profile(row) -> domain.OpportunityProfile:  # noqa: ANN001
-    return domain.OpportunityProfile(
-        interests=row["interests"], skills=row["skills"], minutes_per_occurrence=row["minutes_per_occurrence"],
-        when=domain.opportunity_times(row["schedule"], domain.slots_from_json(row["when"])))
-
-
-async def _offer_to_fitting_volunteers(unit: Unit, opportunity: dict) -> int:
-    """One `opportunities.offered` per active volunteer who agreed to mail and fits well
-    enough; in the publishing transaction, so an offer exists only if the opportunity does."""
-    candidates = await unit.session.execute(
-        select(volunteers.c.volunteer_id, volunteers.c.language, volunteers.c.interests, volunteers.c.skills,
-               volunteers.c.availability)
-        .where(volunteers.c.appreciation_mail_consent.is_(True), volunteers.c.active.is_(True)))
-    profile = _opportunity_profile(opportunity)
-    offered = 0
-    for candidate in candidates.mappings():
-        fit = domain.match(_volunteer_profile(candidate), profile)
-        if not fit.worth_offering:
-            continue
-        await unit.emit(OPPORTUNITY_OFFERED, OpportunityOffered(
-            volunteer_id=candidate["volunteer_id"], opportunity_id=opportunity["opportunity_id"],
-            title=opportunity["title"], reasons=list(fit.reasons[:20]),
-        ), event_id=str(uuid.uuid5(uuid.NAMESPACE_URL,
-                                   f"opportunity-offered/{opportunity['opportunity_id']}/{candidate['volunteer_id']}")))
-        offered += 1
-    return offered
-
-
 def routes(runtime: ServiceRuntime) -> APIRouter:
     router = APIRouter(tags=["registration"])
     can = runtime.auth.requires  # each data route names the scope a caller needs
 
-    async def volunteer_row(session, volunteer_id: str, *, for_update: bool = False) -> dict:  # noqa: ANN001
-        query = select(volunteers).where(volunteers.c.volunteer_id == volunteer_id)
-        row = (await session.execute(query.with_for_update() if for_update else query)).mappings().first()
-        if row is None:
-            if await handlers.erased_since(session, volunteer_id) is not None:
-                raise erased_volunteer()
-            raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such volunteer")
-        return dict(row)
-
-    async def opportunity_row(session, opportunity_id: str) -> dict:  # noqa: ANN001
-        row = (await session.execute(select(opportunities).where(
-            opportunities.c.opportunity_id == opportunity_id))).mappings().first()
-        if row is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such opportunity")
-        return dict(row)
-
     @router.post("/volunteers", status_code=status.HTTP_201_CREATED, dependencies=[can("volunteers:write")])
     async def register(body: VolunteerIn) -> VolunteerOut:
         """Register a volunteer and publish `volunteers.registered`."""
-        event = VolunteerRegistered(
+        registration = VolunteerRegistered(
             **body.model_dump(include=set(VolunteerRegistered.model_fields) - {"volunteer_id"}),
             volunteer_id=body.volunteer_id or str(uuid.uuid4()),
             registered_at=runtime.clock(),
         )
-        row = event.model_dump(exclude={"volunteer_id"}) | {
-            "volunteer_id": event.volunteer_id, "registered_via": runtime.name,
-            "named_in_group_messages_consent": body.named_in_group_messages_consent, "active": True,
-            "interests": body.interests, "skills": body.skills,
-            "availability": body.availability.model_dump(mode="json") if body.availability else None,
-        }
-        async with runtime.unit() as unit:
-            if await handlers.erased_since(unit.session, event.volunteer_id) is not None:
-                raise erased_volunteer()
-            if not await insert_if_absent(unit.session, volunteers, row):
-                raise HTTPException(status.HTTP_409_CONFLICT, detail="a volunteer with this id is already registered")
-            await unit.emit(VOLUNTEER_REGISTERED, event)
-        log.info("volunteer %s registered", event.volunteer_id)
+        with refusals():
+            async with runtime.unit() as unit:
+                row = await usecases.register(
+                    unit, registration, named_in_group_messages_consent=body.named_in_group_messages_consent,
+                    interests=body.interests, skills=body.skills,
+                    availability=body.availability.model_dump(mode="json") if body.availability else None)
         return VolunteerOut(**row)
 
     @router.get("/volunteers/{volunteer_id}", dependencies=[can("volunteers:read")])
     async def get_volunteer(volunteer_id: SafeId) -> VolunteerOut:
-        async with runtime.sessions() as session:
-            return VolunteerOut(**await volunteer_row(session, volunteer_id))
+        with refusals():
+            async with runtime.sessions() as session:
+                return VolunteerOut(**await usecases.volunteer(session, volunteer_id))
 
     @router.patch("/volunteers/{volunteer_id}", dependencies=[can("volunteers:write")])
     async def update_volunteer(volunteer_id: SafeId, body: VolunteerPatch) -> VolunteerOut:
@@ -281,19 +215,9 @@ def routes(runtime: ServiceRuntime) -> APIRouter:
         sent = body.model_dump(include=body.model_fields_set)
         if "availability" in sent and body.availability is not None:
             sent["availability"] = body.availability.model_dump(mode="json")  # as stored
-        async with runtime.unit() as unit:
-            current = await volunteer_row(unit.session, volunteer_id, for_update=True)
-            changes = {field: value for field, value in sent.items() if current[field] != value}
-            if changes:
-                await unit.session.execute(update(volunteers).where(volunteers.c.volunteer_id == volunteer_id)
-                                           .values(**changes, updated_at=unit.now))
-                published = {field: value for field, value in changes.items()
-                             if field in _PUBLISHED_FIELDS and value is not None}
-                if published:
-                    await unit.emit(VOLUNTEER_UPDATED, VolunteerUpdated(
-                        volunteer_id=volunteer_id, updated_at=unit.now, **published))
-        log.info("volunteer %s updated (%s)", volunteer_id, ", ".join(sorted(changes)) or "nothing changed")
-        return VolunteerOut(**current | changes)
+        with refusals():
+            async with runtime.unit() as unit:
+                return VolunteerOut(**await usecases.update_volunteer(unit, volunteer_id, sent))
 
     @router.post("/opportunities", status_code=status.HTTP_201_CREATED, dependencies=[can("opportunities:write")])
     async def publish_opportunity(body: OpportunityIn) -> PublishedOpportunityOut:
@@ -303,12 +227,9 @@ def routes(runtime: ServiceRuntime) -> APIRouter:
             "opportunity_id": body.opportunity_id or str(uuid.uuid4()),
             "contact_name": body.contact.name, "contact_email": body.contact.email, "is_open": body.open,
         }
-        async with runtime.unit() as unit:
-            row["published_at"] = unit.now
-            if not await insert_if_absent(unit.session, opportunities, row):
-                raise HTTPException(status.HTTP_409_CONFLICT, detail="an opportunity with this id exists")
-            offered = await _offer_to_fitting_volunteers(unit, row) if body.open else 0
-        log.info("opportunity %s published, offered to %d volunteers", row["opportunity_id"], offered)
+        with refusals():
+            async with runtime.unit() as unit:
+                row, offered = await usecases.publish_opportunity(unit, row)
         return PublishedOpportunityOut(**OpportunityOut.from_row(row).model_dump(), offered_to=offered)
 
     @router.get("/opportunities/{opportunity_id}", response_model=OpportunityOut,
@@ -316,8 +237,9 @@ def routes(runtime: ServiceRuntime) -> APIRouter:
                 dependencies=[can("opportunities:read")])
     async def get_opportunity(opportunity_id: SafeId, accept: Annotated[str | None, Header()] = None):  # noqa: ANN201
         """The opportunity as JSON, or as the flyer when the client prefers text/html."""
-        async with runtime.sessions() as session:
-            row = await opportunity_row(session, opportunity_id)
+        with refusals():
+            async with runtime.sessions() as session:
+                row = await usecases.opportunity(session, opportunity_id)
         if flyer.prefers_html(accept):
             return HTMLResponse(flyer.render_flyer(row))
         return OpportunityOut.from_row(row)
@@ -325,47 +247,27 @@ def routes(runtime: ServiceRuntime) -> APIRouter:
     @router.get("/opportunities/{opportunity_id}/flyer", response_class=HTMLResponse, dependencies=[can("opportunities:read")])
     async def opportunity_flyer(opportunity_id: SafeId) -> HTMLResponse:
         """A readable page about the opportunity, to share or print."""
-        async with runtime.sessions() as session:
-            return HTMLResponse(flyer.render_flyer(await opportunity_row(session, opportunity_id)))
+        with refusals():
+            async with runtime.sessions() as session:
+                return HTMLResponse(flyer.render_flyer(await usecases.opportunity(session, opportunity_id)))
 
     @router.patch("/opportunities/{opportunity_id}", dependencies=[can("opportunities:write")])
     async def open_or_close_opportunity(opportunity_id: SafeId, body: OpportunityPatch) -> OpportunityOut:
         """Close an opportunity (no more matches or applications) or open it again."""
-        async with runtime.unit() as unit:
-            row = await opportunity_row(unit.session, opportunity_id)
-            await unit.session.execute(update(opportunities).where(opportunities.c.opportunity_id == opportunity_id)
-                                       .values(is_open=body.open))
-        return OpportunityOut.from_row(row | {"is_open": body.open})
+        with refusals():
+            async with runtime.unit() as unit:
+                row = await usecases.open_or_close_opportunity(unit, opportunity_id, body.open)
+        return OpportunityOut.from_row(row)
 
     @router.post("/volunteers/{volunteer_id}/applications", status_code=status.HTTP_201_CREATED, dependencies=[can("volunteers:write")])
     async def offer_help(volunteer_id: SafeId, body: ApplicationIn) -> ApplicationOut:
         """A volunteer offers help, for an opportunity or in general; publishes
         `help.offered`, which starts the follow-up clock. The opportunity's contact
         person is the one to follow up, else the volunteer's coordinator."""
-        application_id = body.application_id or str(uuid.uuid4())
-        async with runtime.unit() as unit:
-            volunteer = await volunteer_row(unit.session, volunteer_id)
-            opportunity = None
-            if body.opportunity_id is not None:
-                opportunity = await opportunity_row(unit.session, body.opportunity_id)
-                if not opportunity["is_open"]:
-                    raise HTTPException(status.HTTP_409_CONFLICT, detail="the opportunity is closed")
-                if await unit.session.scalar(select(applications.c.application_id).where(
-                        applications.c.volunteer_id == volunteer_id,
-                        applications.c.opportunity_id == body.opportunity_id)):
-                    raise HTTPException(status.HTTP_409_CONFLICT,
-                                        detail="the volunteer already offered help for this opportunity")
-            application = dict(application_id=application_id, volunteer_id=volunteer_id,
-                               opportunity_id=body.opportunity_id, offered_at=unit.now)
-            if not await insert_if_absent(unit.session, applications, application):
-                raise HTTPException(status.HTTP_409_CONFLICT, detail="an application with this id exists")
-            await unit.emit(HELP_OFFERED, HelpOffered(
-                volunteer_id=volunteer_id, application_id=application_id, offered_at=unit.now,
-                opportunity_id=body.opportunity_id,
-                opportunity_title=opportunity["title"] if opportunity else None,
-                coordinator_email=opportunity["contact_email"] if opportunity else volunteer["coordinator_email"],
-            ))
-        log.info("volunteer %s offered help (application %s)", volunteer_id, application_id)
+        with refusals():
+            async with runtime.unit() as unit:
+                application = await usecases.offer_help(unit, volunteer_id, body.application_id or str(uuid.uuid4()),
+                                                        body.opportunity_id)
         return ApplicationOut(**application)
 
     @router.delete("/volunteers/{volunteer_id}", status_code=status.HTTP_202_ACCEPTED, tags=["privacy"],
@@ -375,19 +277,15 @@ def routes(runtime: ServiceRuntime) -> APIRouter:
         `volunteers.erased`, on which every other service erases what it holds. From then
         on, every service refuses new data for this id (410 Gone; events are ignored)."""
         async with runtime.unit() as unit:
-            await handlers.erase(unit, volunteer_id, unit.now)
-            await unit.emit(VOLUNTEER_ERASED, VolunteerErased(volunteer_id=volunteer_id, requested_at=unit.now))
-        return ErasureOut(volunteer_id=volunteer_id, erased_at=unit.now)
+            erased_at = await usecases.erase_on_request(unit, volunteer_id)
+        return ErasureOut(volunteer_id=volunteer_id, erased_at=erased_at)
 
     @router.get("/volunteers/{volunteer_id}/matches", dependencies=[can("volunteers:read")])
     async def matches(volunteer_id: SafeId) -> list[MatchOut]:
         """Open opportunities that fit the volunteer, best first, each with the reasons why."""
-        async with runtime.sessions() as session:
-            volunteer = _volunteer_profile(await volunteer_row(session, volunteer_id))
-            rows = (await session.execute(select(opportunities).where(opportunities.c.is_open.is_(True)))).mappings()
-            found = [(domain.match(volunteer, _opportunity_profile(row)), row) for row in rows]
-        ranked = sorted(((fit, row) for fit, row in found if fit.score > 0),
-                        key=lambda pair: (-pair[0].score, pair[1]["title"].casefold()))
+        with refusals():
+            async with runtime.sessions() as session:
+                ranked = await usecases.matches(session, volunteer_id)
         return [MatchOut(opportunity_id=row["opportunity_id"], title=row["title"], score=fit.score,
                          reasons=list(fit.reasons)) for fit, row in ranked]
 

@@ -14,15 +14,17 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
-from typing import Annotated, Literal, Union
+from datetime import date, datetime
+from typing import Annotated, Literal, TypeVar, Union
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
 
 from shared.values import SaneDate, clean_text
 
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
+T = TypeVar("T")
 
 
 def clean_name(name: str) -> str:
@@ -332,3 +334,71 @@ def slots_from_json(stored: list[dict]) -> list[Slot]:
 
 def availability_from_json(stored: dict | None) -> Availability | None:
     return None if stored is None else Availability.model_validate(stored)
+
+
+def rank_matches(found: Iterable[tuple[Match, str, T]]) -> list[tuple[Match, T]]:
+    """(fit, title, item) → the items that fit at all, best first; equal scores by
+    title, ignoring case."""
+    fitting = [(fit, title, item) for fit, title, item in found if fit.score > 0]
+    fitting.sort(key=lambda entry: (-entry[0].score, entry[1].casefold()))
+    return [(fit, item) for fit, _, item in fitting]
+
+
+# --- opportunities ------------------------------------------------------------------------
+
+# Which kinds of slot (`when`) each schedule allows.
+SLOTS_BY_SCHEDULE: dict[str, frozenset[str]] = {
+    "one-off": frozenset({"one-off"}),
+    "recurring": frozenset({"weekly", "monthly"}),
+    "on-call": frozenset({"on-call"}),
+    "short-project": frozenset({"weekly", "monthly", "one-off"}),
+}
+
+
+def slot_kinds_not_allowed(schedule: str, kinds: Iterable[str]) -> list[str]:
+    """The slot kinds an opportunity of `schedule` cannot take place at, sorted."""
+    return sorted(set(kinds) - SLOTS_BY_SCHEDULE.get(schedule, frozenset()))
+
+
+def refuse_application(opportunity_open: bool, applied_before: bool) -> str | None:
+    """Why an offer of help for an opportunity is refused, or None when it is welcome."""
+    if not opportunity_open:
+        return "the opportunity is closed"
+    if applied_before:
+        return "the volunteer already offered help for this opportunity"
+    return None
+
+
+def follow_up_address(opportunity_contact: str | None, volunteer_coordinator: str | None) -> str | None:
+    """Who follows up an offer of help: the opportunity's contact person, else (help
+    offered in general) the volunteer's coordinator."""
+    return opportunity_contact if opportunity_contact is not None else volunteer_coordinator
+
+
+# --- volunteers ---------------------------------------------------------------------------
+
+# `volunteers.updated` carries these; the others (interests, availability, …) are registration's own.
+PUBLISHED_FIELDS: tuple[str, ...] = (
+    "name", "email", "language", "coordinator_email", "appreciation_mail_consent", "active")
+
+
+def changed_fields(current: Mapping[str, object], sent: Mapping[str, object]) -> dict[str, object]:
+    """The fields sent whose value differs from the current one."""
+    return {field: value for field, value in sent.items() if current[field] != value}
+
+
+def published_changes(changes: Mapping[str, object]) -> dict[str, object]:
+    """What of a change other services hear about: fields they know, changed to a
+    value (a cleared coordinator address is registration's business only)."""
+    return {field: value for field, value in changes.items() if field in PUBLISHED_FIELDS and value is not None}
+
+
+def registration_predates_erasure(registered_at: datetime, erased_at: datetime | None) -> bool:
+    """A registration from before the id's erasure (late, or replayed) must not
+    bring the person's data back."""
+    return erased_at is not None and registered_at <= erased_at
+
+
+def later_erasure(erased_at: datetime | None, requested_at: datetime) -> datetime:
+    """The erasure moment to keep: the latest request."""
+    return requested_at if erased_at is None or requested_at > erased_at else erased_at

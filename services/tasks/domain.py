@@ -7,16 +7,21 @@ from datetime import datetime
 from typing import Literal
 
 Status = Literal["scheduled", "assigned", "completed", "missed", "cancelled"]
-Action = Literal["assign", "complete", "miss", "cancel", "report-completed"]
+Action = Literal["schedule", "assign", "unassign", "complete", "miss", "cancel", "report-completed"]
+# The "status" of a shift id not stored yet: creating a shift is a transition too.
+NEW = None
 
 # (status, action) → new status. Anything not listed is refused with a reason.
-TRANSITIONS: dict[tuple[Status, Action], Status] = {
+TRANSITIONS: dict[tuple[Status | None, Action], Status] = {
+    (NEW, "schedule"): "scheduled",
+    (NEW, "report-completed"): "completed",  # a rostering system's shift never scheduled here
     ("scheduled", "assign"): "assigned",
     ("assigned", "assign"): "assigned",  # someone else takes the shift
     ("scheduled", "cancel"): "cancelled",
     ("assigned", "cancel"): "cancelled",
     ("assigned", "complete"): "completed",
     ("assigned", "miss"): "missed",
+    ("assigned", "unassign"): "scheduled",  # the volunteer was erased: open for someone else
     # A rostering system's shifts.completed is a fact about what happened: it wins
     # over our plan, also over a no-show or cancellation recorded here.
     ("scheduled", "report-completed"): "completed",
@@ -36,15 +41,26 @@ class InvalidTransition(Exception):
     """The action does not apply to a shift in this status; the message says why."""
 
 
-def transition(status: Status, action: Action) -> Status:
-    """The status after `action`, or InvalidTransition with the reason."""
+def transition(status: Status | None, action: Action) -> Status:
+    """The status after `action` (`status` NEW: no such shift yet), or
+    InvalidTransition with the reason."""
     new = TRANSITIONS.get((status, action))
     if new is not None:
         return new
+    if status is NEW:
+        raise InvalidTransition(f"cannot {action} the shift: there is no such shift")
+    if action == "schedule":
+        raise InvalidTransition("a shift with this id exists")
     if status in FINAL:
         raise InvalidTransition(f"cannot {action} the shift: {FINAL[status]}")
-    # Only completing or missing an unassigned shift remains.
+    # Only completing, missing or unassigning an unassigned shift remains.
     raise InvalidTransition(f"cannot {action} the shift: nobody is assigned to it")
+
+
+def scheduled_status(assigned: bool) -> Status:
+    """A new shift's status: scheduled, and assigned when a volunteer is named at once."""
+    status = transition(NEW, "schedule")
+    return transition(status, "assign") if assigned else status
 
 
 @dataclass(frozen=True)

@@ -6,25 +6,27 @@ earlier tests' volunteers run too: assertions look at one volunteer's records on
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import datetime, timedelta
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from services.checkins import handlers
+from services.checkins.domain import overdue_event_id
 from services.checkins.service import definition as checkins
-from services.checkins.sweep import overdue_event_id
-from services.checkins.tables import checkins as checkin_rows
 from services.checkins.tables import clocks, raised, volunteers
 from shared.contracts import (
-    CHECKIN_COMPLETED,
     HELP_OFFERED,
     SHIFT_COMPLETED,
     VOLUNTEER_ERASED,
     VOLUNTEER_REGISTERED,
     VOLUNTEER_UPDATED,
+    VolunteerRegistered,
 )
+from shared.envelope import new_event
 from tests.integration.conftest import api_client, eventually, read_topic, structured
 
 OFFERED_AT = datetime.fromisoformat("2026-09-01T10:00:00+02:00")
@@ -198,26 +200,36 @@ async def test_erasure_removes_the_coordinator_and_stops_the_clocks(start_servic
     assert await overdue(infra, volunteer, expect=1, timeout=3) == []
 
 
-async def test_a_known_check_in_delivered_again_closes_the_clock_it_answers(start_service, settings, producer):
-    # As after an API check-in and a registration applied at the same moment: the
-    # check-in is stored, yet the intake clock the registration started still runs.
-    runtime = await start_checkins(start_service, settings)
-    volunteer, registered_at = unique("skew"), datetime.fromisoformat("2026-06-01T10:00:00+02:00")
-    await publish(producer, VOLUNTEER_REGISTERED, {
-        "volunteer_id": volunteer, "name": "Anna", "email": "anna@example.org", "language": "nl",
-        "registered_at": registered_at.isoformat()})
-    await eventually(lambda: clock(runtime, volunteer, "intake"))
+async def test_a_check_in_posted_while_its_registration_is_applied_closes_the_intake_without_its_echo(
+        start_service):
+    # The API's transaction and a registration's run at the same moment, each of the
+    # same volunteer; no consumer runs, so the check-in's own event cannot help.
+    runtime = await start_service(checkins, clock=lambda: LONG_AGO, parts={"consume": False})
+    volunteer, registered_at = unique("race"), datetime.fromisoformat("2026-06-01T10:00:00+02:00")
+    registration = new_event(VOLUNTEER_REGISTERED, VolunteerRegistered(
+        volunteer_id=volunteer, name="Anna", email="anna@example.org", language="nl", registered_at=registered_at),
+        "https://crm.example.org", time=registered_at)
     held = {"checkin_id": unique("checkin"), "volunteer_id": volunteer, "kind": "intake",
             "held_at": (registered_at + DAY).isoformat()}
-    async with runtime.sessions() as session, session.begin():
-        await session.execute(checkin_rows.insert().values(
-            checkin_id=held["checkin_id"], volunteer_id=volunteer, kind="intake", held_at=registered_at + DAY))
-    assert (await clock(runtime, volunteer, "intake")).closed_at is None
-
-    await publish(producer, CHECKIN_COMPLETED, held)  # the check-in's own event, consumed again
-
-    async def intake_closed():
-        row = await clock(runtime, volunteer, "intake")
-        return row.closed_at is not None or None
-    await eventually(intake_closed)
+    async with client(runtime) as http:
+        async with runtime.unit() as unit:  # as the consumer applies a batch
+            await handlers.handle_batch(unit, [registration])
+            posting = asyncio.create_task(http.post("/checkins", json=held))
+            await asyncio.wait({posting}, timeout=2)  # the API's transaction goes as far as it can
+        assert (await posting).status_code == 201
+        after_api = (await http.get(f"/volunteers/{volunteer}/checkins")).json()
     assert (await clock(runtime, volunteer, "intake")).closed_at == registered_at + DAY
+    assert (await clock(runtime, volunteer, "periodic")).started_at == registered_at + DAY
+
+    # The check-in's own event, consumed later, is recognised: nothing changes.
+    await start_service(checkins, clock=lambda: LONG_AGO)
+    inbox = checkins.tables.inbox
+    await eventually(lambda: _scalar(runtime, select(func.count()).select_from(inbox)
+                                     .where(inbox.c.source == "checkins")))
+    async with client(runtime) as http:
+        assert (await http.get(f"/volunteers/{volunteer}/checkins")).json() == after_api
+
+
+async def _scalar(runtime, query):
+    async with runtime.sessions() as session:
+        return await session.scalar(query)

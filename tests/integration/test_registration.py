@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from services.registration.service import definition as registration
 from services.registration.tables import applications, erasures, opportunities, volunteers
-from tests.integration.conftest import api_client, eventually, read_topic, structured
+from tests.integration.conftest import api_client, equals, eventually, read_topic, structured
 
 FIRST_THURSDAY_AFTERNOON = {"kind": "monthly", "week": "first", "weekday": "thursday", "parts_of_day": ["afternoon"]}
 
@@ -247,3 +247,38 @@ async def test_invalid_input_gets_a_reason_per_field_and_writes_nothing(start_se
         assert (await http.get(f"/volunteers/{volunteer}")).json()["name"] == "Fatima El Amrani"
     assert await scalar(runtime, select(func.count()).select_from(opportunities).where(
         opportunities.c.opportunity_id == "bad-opportunity")) == 0
+
+
+async def test_the_api_alone_leaves_the_state_and_its_own_events_coming_back_change_nothing(start_service):
+    # The HTTP use cases apply what they publish; the echo through Kafka is recognised.
+    # First without a consumer: no echo can help.
+    api_only = await start_service(registration, parts={"consume": False})
+    kept, erased = unique("kept"), unique("erased")
+    async with client(api_only) as http:
+        await register(http, kept, interests=["birds"], availability={"slots": [FIRST_THURSDAY_AFTERNOON]})
+        assert (await http.patch(f"/volunteers/{kept}", json={"name": "Fatima E."})).status_code == 200
+        assert (await http.post(f"/volunteers/{kept}/applications", json={})).status_code == 201
+        await register(http, erased)
+        outbox = registration.tables.outbox  # published before the erasure, which would drop it
+        await eventually(lambda: equals(scalar(api_only, select(func.count()).select_from(outbox)), 0))
+        assert (await http.delete(f"/volunteers/{erased}")).status_code == 202
+
+    async def state() -> tuple:
+        async with client(api_only) as http:
+            shown = (await http.get(f"/volunteers/{kept}")).json()
+            gone = (await http.get(f"/volunteers/{erased}")).status_code
+        return ((shown["name"], shown["interests"], shown["availability"]["slots"]), gone,
+                await scalar(api_only, select(func.count()).select_from(applications)
+                             .where(applications.c.volunteer_id == kept)),
+                await scalar(api_only, select(erasures.c.erased_at).where(erasures.c.volunteer_id == erased)))
+
+    after_api = await state()
+    assert after_api[:3] == (("Fatima E.", ["birds"], [FIRST_THURSDAY_AFTERNOON]), 410, 1)
+    assert after_api[3] is not None
+
+    # Then the echo: a consumer reads the three events the API published and consumes.
+    await start_service(registration)
+    inbox = registration.tables.inbox
+    await eventually(lambda: equals(scalar(api_only, select(func.count()).select_from(inbox)
+                                           .where(inbox.c.source == "registration")), 3))
+    assert await state() == after_api

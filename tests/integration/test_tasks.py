@@ -7,12 +7,12 @@ import uuid
 from datetime import datetime
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from services.tasks.service import definition as tasks
 from services.tasks.tables import shifts
 from shared.contracts import SHIFT_COMPLETED, VOLUNTEER_ERASED
-from tests.integration.conftest import api_client, eventually, read_topic, structured
+from tests.integration.conftest import api_client, equals, eventually, read_topic, structured
 
 
 def client(runtime) -> httpx.AsyncClient:
@@ -142,3 +142,41 @@ async def test_erasure_unlinks_the_volunteers_shifts(start_service, producer):
 async def _unlinked(runtime, shift_id):
     row = await shift_row(runtime, shift_id)
     return row.volunteer_id is None
+
+
+async def test_the_api_alone_leaves_the_state_and_its_own_events_coming_back_change_nothing(start_service):
+    # The HTTP use cases apply what they publish; the echo through Kafka is recognised.
+    # First without a consumer: no echo can help.
+    api_only = await start_service(tasks, parts={"consume": False})
+    volunteer, planned, reported = unique("echo"), unique("planned"), unique("reported")
+    async with client(api_only) as http:
+        await http.post("/shifts", json={"shift_id": planned, "volunteer_id": volunteer, **SHIFT})
+        completed = await http.post(f"/shifts/{planned}/complete", json={"ended_at": "2026-12-05T11:00:00+01:00"})
+        assert completed.status_code == 200, completed.text
+        assert (await http.post("/shifts/completed", json={
+            "shift_id": reported, "volunteer_id": volunteer, "task": "kiosk",
+            "started_at": "2026-11-01T09:00:00+01:00", "ended_at": "2026-11-01T11:00:00+01:00"})).status_code == 201
+
+    async def state() -> tuple:
+        async with client(api_only) as http:
+            summary = (await http.get(f"/volunteers/{volunteer}/shifts")).json()
+            shown = [(await http.get(f"/shifts/{shift_id}")).json() for shift_id in (planned, reported)]
+        return summary, shown
+
+    after_api = await state()
+    summary, (planned_shift, reported_shift) = after_api
+    assert (summary["shifts"], summary["hours"]) == (2, 4.0)
+    assert (planned_shift["status"], planned_shift["ended_at"]) == ("completed", "2026-12-05T10:00:00Z")
+    assert (reported_shift["status"], reported_shift["task"]) == ("completed", "kiosk")
+
+    # Then the echo: a consumer reads the two shifts.completed the API published.
+    await start_service(tasks)
+    inbox = tasks.tables.inbox
+    await eventually(lambda: equals(scalar(api_only, select(func.count()).select_from(inbox)
+                                           .where(inbox.c.source == "tasks")), 2))
+    assert await state() == after_api
+
+
+async def scalar(runtime, query):
+    async with runtime.sessions() as session:
+        return await session.scalar(query)

@@ -141,3 +141,71 @@ def test_detail_uses_the_organisations_date():
 ])
 def test_what_began_the_wait_for_the_mail_to_say_in_its_own_language(kind, subject, expected):
     assert domain.origin(kind, subject) == expected
+
+
+# --- decisions the handlers and the sweep used to make --------------------------------------
+
+@pytest.mark.parametrize(("kind", "held", "running", "closed"), [
+    ("intake", T0 + DAY, {}, []),
+    ("intake", T0 + DAY, {"intake": T0}, ["intake"]),
+    ("intake", T0 - DAY, {"intake": T0}, []),                             # held before the clock started
+    ("intake", T0 + DAY, {"onboarding": T0}, []),                         # answers its own kind only
+    ("onboarding", T0 + DAY, {"intake": T0, "onboarding": T0}, ["onboarding"]),
+    ("periodic", T0 + DAY, {"periodic": T0}, []),                         # periodic restarts, never closes
+    ("periodic", T0 + 61 * DAY, {"quiet": T0}, ["quiet"]),                # any kind, once they had gone quiet
+    ("intake", T0 + 10 * DAY, {"intake": T0, "quiet": T0}, ["intake"]),  # not quiet yet
+    ("intake", T0 + 60 * DAY, {"intake": T0, "quiet": T0}, ["intake", "quiet"]),
+])
+def test_which_running_clocks_a_check_in_closes(kind, held, running, closed):
+    assert domain.clocks_closed_by(kind, held, running, RULES) == closed
+
+
+@pytest.mark.parametrize(("kind", "active", "followed"), [
+    ("intake", False, True), ("onboarding", False, True), ("quiet", False, False), ("periodic", False, False),
+    ("quiet", True, True), ("periodic", None, True),
+])
+def test_an_inactive_volunteer_gets_no_quiet_or_periodic_follow_ups(kind, active, followed):
+    assert domain.followed_up(kind, active) is followed
+
+
+@pytest.mark.parametrize(("known", "reported", "kept"), [
+    (None, T0, T0), (T0, T0 + DAY, T0), (T0 + DAY, T0, T0),
+])
+def test_the_earliest_registration_counts(known, reported, kept):
+    assert domain.earliest_registration(known, reported) == kept
+
+
+@pytest.mark.parametrize(("latest_checkin", "start"), [(None, T0), (T0 - DAY, T0), (T0 + DAY, T0 + DAY)])
+def test_the_periodic_clock_starts_at_the_registration_or_a_later_check_in(latest_checkin, start):
+    assert domain.periodic_start_at_registration(T0, latest_checkin) == start
+
+
+@pytest.mark.parametrize(("last_shift", "start"), [
+    (None, (T0, "registration")), (T0 - DAY, (T0, "registration")), (T0 + DAY, (T0 + DAY, "last shift")),
+])
+def test_the_quiet_clock_starts_at_the_registration_or_a_later_shift(last_shift, start):
+    assert domain.quiet_start_at_registration(T0, last_shift) == start
+
+
+@pytest.mark.parametrize(("title", "application", "subject"), [
+    ("Technisch tekenen", "a-1", "offer of help for 'Technisch tekenen'"),
+    (None, "a-17", "offer of help (application a-17)"),
+    ("x" * 400, "a-1", ("offer of help for '" + "x" * 400)[:300]),
+])
+def test_what_started_an_intake_on_an_offer_of_help_reads_back(title, application, subject):
+    assert domain.offer_subject(title, application) == subject
+    assert domain.origin("intake", subject)[0] == "offer-of-help"
+
+
+@pytest.mark.parametrize(("applied", "update", "stale"), [
+    (None, T0, False), (T0, T0 + DAY, False), (T0, T0, False), (T0 + DAY, T0, True),
+])
+def test_an_older_update_delivered_late_is_stale(applied, update, stale):
+    assert domain.update_is_stale(applied, update) is stale
+
+
+def test_an_overdue_event_id_follows_from_its_key_in_any_time_zone():
+    amsterdam = T0.astimezone(ZoneInfo("Europe/Amsterdam"))
+    assert domain.overdue_event_id("v1", "intake", T0, "reminder") == \
+        domain.overdue_event_id("v1", "intake", amsterdam, "reminder")
+    assert len({domain.overdue_event_id("v1", "intake", T0, rung) for rung in domain.LADDER}) == 2

@@ -251,3 +251,94 @@ def test_a_patch_cannot_blank_required_fields_or_invent_new_ones(patch):
 
 def test_a_patch_knows_which_fields_were_sent():
     assert VolunteerPatch(coordinator_email=None, active=False).model_fields_set == {"coordinator_email", "active"}
+
+
+# --- decisions the routes used to make ----------------------------------------------------
+
+@pytest.mark.parametrize(("schedule", "kinds", "not_allowed"), [
+    ("one-off", ["one-off"], []),
+    ("one-off", ["weekly", "one-off", "monthly"], ["monthly", "weekly"]),
+    ("recurring", ["weekly", "monthly"], []),
+    ("recurring", ["on-call", "one-off"], ["on-call", "one-off"]),
+    ("on-call", ["on-call"], []),
+    ("on-call", ["weekly"], ["weekly"]),
+    ("short-project", ["weekly", "monthly", "one-off"], []),
+    ("short-project", ["on-call"], ["on-call"]),
+    ("recurring", [], []),
+])
+def test_which_slot_kinds_a_schedule_allows(schedule, kinds, not_allowed):
+    assert domain.slot_kinds_not_allowed(schedule, kinds) == not_allowed
+
+
+def _fit(score: int) -> domain.Match:
+    return domain.Match(score, ("reason",)) if score else domain.NO_MATCH
+
+
+@pytest.mark.parametrize(("found", "ranked"), [
+    ([], []),
+    ([(0, "Zorg", "a")], []),                                      # no fit at all: not listed
+    ([(2, "b-title", "b"), (7, "a-title", "a")], ["a", "b"]),      # best first
+    ([(4, "beta", "b"), (4, "Alpha", "a"), (4, "gamma", "g")], ["a", "b", "g"]),  # ties by title, any case
+    ([(3, "x", "x"), (0, "y", "y"), (5, "z", "z")], ["z", "x"]),
+])
+def test_matches_are_ranked_best_first_then_by_title(found, ranked):
+    result = domain.rank_matches([(_fit(score), title, item) for score, title, item in found])
+    assert [item for _, item in result] == ranked
+
+
+@pytest.mark.parametrize(("open_", "applied_before", "refusal"), [
+    (True, False, None),
+    (False, False, "the opportunity is closed"),
+    (False, True, "the opportunity is closed"),
+    (True, True, "the volunteer already offered help for this opportunity"),
+])
+def test_which_offers_of_help_are_refused(open_, applied_before, refusal):
+    assert domain.refuse_application(open_, applied_before) == refusal
+
+
+@pytest.mark.parametrize(("contact", "coordinator", "address"), [
+    ("ingrid@example.org", "desk@example.org", "ingrid@example.org"),
+    (None, "desk@example.org", "desk@example.org"),
+    (None, None, None),
+])
+def test_who_follows_up_an_offer_of_help(contact, coordinator, address):
+    assert domain.follow_up_address(contact, coordinator) == address
+
+
+CURRENT = {"name": "Fatima", "email": "f@example.org", "coordinator_email": "desk@example.org",
+           "skills": ["sewing"], "active": True}
+
+
+@pytest.mark.parametrize(("sent", "changed", "published"), [
+    ({}, {}, {}),
+    ({"email": "f@example.org"}, {}, {}),                                  # same value: no change
+    ({"email": "new@example.org"}, {"email": "new@example.org"}, {"email": "new@example.org"}),
+    ({"skills": ["drawing"]}, {"skills": ["drawing"]}, {}),                # registration's own field
+    ({"coordinator_email": None}, {"coordinator_email": None}, {}),        # cleared: not published
+    ({"active": False, "skills": ["sewing"], "name": "Fatima E."},
+     {"active": False, "name": "Fatima E."}, {"active": False, "name": "Fatima E."}),
+])
+def test_what_a_change_changes_and_what_other_services_hear(sent, changed, published):
+    assert domain.changed_fields(CURRENT, sent) == changed
+    assert domain.published_changes(changed) == published
+
+
+T = datetime(2026, 6, 1, 10, tzinfo=timezone.utc)
+LATER = datetime(2026, 7, 1, 10, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize(("registered_at", "erased_at", "predates"), [
+    (T, None, False),
+    (T, LATER, True),
+    (LATER, LATER, True),
+    (LATER, T, False),  # registered again after the erasure
+])
+def test_a_registration_older_than_the_erasure_is_ignored(registered_at, erased_at, predates):
+    assert domain.registration_predates_erasure(registered_at, erased_at) is predates
+
+
+@pytest.mark.parametrize(("erased_at", "requested_at", "kept"), [
+    (None, T, T), (T, LATER, LATER), (LATER, T, LATER), (T, T, T),
+])
+def test_the_latest_erasure_request_is_kept(erased_at, requested_at, kept):
+    assert domain.later_erasure(erased_at, requested_at) == kept

@@ -9,6 +9,9 @@ from services.tasks import domain
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=timezone.utc)
 
 ALLOWED = [
+    (None, "schedule", "scheduled"),
+    (None, "report-completed", "completed"),
+    ("assigned", "unassign", "scheduled"),
     ("scheduled", "assign", "assigned"),
     ("assigned", "assign", "assigned"),
     ("scheduled", "cancel", "cancelled"),
@@ -22,6 +25,20 @@ ALLOWED = [
 ]
 
 REFUSED = [
+    (None, "assign", "no such shift"),
+    (None, "unassign", "no such shift"),
+    (None, "complete", "no such shift"),
+    (None, "miss", "no such shift"),
+    (None, "cancel", "no such shift"),
+    ("scheduled", "schedule", "a shift with this id exists"),
+    ("assigned", "schedule", "a shift with this id exists"),
+    ("completed", "schedule", "a shift with this id exists"),
+    ("missed", "schedule", "a shift with this id exists"),
+    ("cancelled", "schedule", "a shift with this id exists"),
+    ("scheduled", "unassign", "nobody is assigned"),
+    ("completed", "unassign", "already completed"),
+    ("missed", "unassign", "already marked missed"),
+    ("cancelled", "unassign", "cancelled"),
     ("scheduled", "complete", "nobody is assigned"),
     ("scheduled", "miss", "nobody is assigned"),
     ("completed", "assign", "already completed"),
@@ -52,10 +69,15 @@ def test_refused_transitions_say_why(status, action, reason):
 
 
 def test_every_status_and_action_is_either_allowed_or_refused():
-    statuses = ["scheduled", "assigned", "completed", "missed", "cancelled"]
-    actions = ["assign", "complete", "miss", "cancel", "report-completed"]
+    statuses = [None, "scheduled", "assigned", "completed", "missed", "cancelled"]
+    actions = ["schedule", "assign", "unassign", "complete", "miss", "cancel", "report-completed"]
     covered = {(s, a) for s, a, _ in ALLOWED} | {(s, a) for s, a, _ in REFUSED}
     assert covered == {(s, a) for s in statuses for a in actions}
+
+
+@pytest.mark.parametrize(("assigned", "status"), [(False, "scheduled"), (True, "assigned")])
+def test_a_new_shift_is_scheduled_and_assigned_when_someone_is_named(assigned, status):
+    assert domain.scheduled_status(assigned) == status
 
 
 @pytest.mark.parametrize(("completed", "missed", "expected"), [
