@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
-from shared.values import PersonName, SafeId, SaneDate, SaneDatetime, ShortText, clean_text
+from shared.values import LongText, PersonName, SafeId, SaneDate, SaneDatetime, ShortText, clean_text
 
 # `detail` is free text for a mail, but its length stays as published (500).
 Detail = clean_text(500, multiline=True)
@@ -47,6 +47,9 @@ class VolunteerRegistered(EventData):
     appreciation_mail_consent: bool = Field(
         default=True, description="May dankjewel send this volunteer thank-you cards and invitations?"
     )
+    shift_reminder_consent: bool = Field(
+        default=True, description="May dankjewel remind this volunteer of their shifts (SHIFT_REMINDER_HOURS ahead)?"
+    )
 
 
 class VolunteerUpdated(EventData):
@@ -57,6 +60,7 @@ class VolunteerUpdated(EventData):
     language: Literal["nl", "en"] | None = None
     coordinator_email: EmailStr | None = None
     appreciation_mail_consent: bool | None = None
+    shift_reminder_consent: bool | None = None
     active: bool | None = Field(default=None, description="False when the volunteer stopped (no quiet alerts).")
     updated_at: SaneDatetime
 
@@ -100,6 +104,44 @@ class ShiftCompleted(EventData):
         if self.ended_at - self.started_at > MAX_SHIFT_LENGTH:
             raise ValueError(f"a shift lasts at most {MAX_SHIFT_LENGTH.days} days")
         return self
+
+
+class ShiftAssigned(EventData):
+    """A volunteer was put on a scheduled shift (by the tasks service or a rostering
+    system); what a reminder tells them comes from here."""
+
+    shift_id: SafeId
+    started_at: SaneDatetime
+    ended_at: SaneDatetime
+    task: ShortText | None = None
+    place: ShortText | None = Field(default=None, description="Where to go, e.g. an address or a room.")
+    contact: ShortText | None = Field(default=None, description="Whom to ask on the day, e.g. a name and a "
+                                                                 "phone number.")
+    bring: LongText | None = Field(default=None, description="What to expect or bring.")
+    assigned_at: SaneDatetime
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> "ShiftAssigned":
+        if self.ended_at < self.started_at:
+            raise ValueError("ended_at is before started_at")
+        return self
+
+
+class ShiftReleased(EventData):
+    """The volunteer is no longer on the shift: it was cancelled, given to someone
+    else, declined by them, or they were erased. No reminder goes out for it."""
+
+    shift_id: SafeId
+    reason: Literal["cancelled", "reassigned", "declined", "erased"]
+    released_at: SaneDatetime
+
+
+class ShiftDeclined(EventData):
+    """The volunteer said they cannot come (the link in their shift reminder); the
+    tasks service takes them off the shift and a coordinator finds someone else."""
+
+    shift_id: SafeId
+    declined_at: SaneDatetime
 
 
 class ShiftMissed(EventData):
@@ -270,6 +312,9 @@ VOLUNTEER_ERASED = EventType("dankjewel.volunteer.erased.v1", "volunteers.erased
 HELP_OFFERED = EventType("dankjewel.help.offered.v1", "help.offered", HelpOffered)
 OPPORTUNITY_OFFERED = EventType("dankjewel.opportunity.offered.v1", "opportunities.offered", OpportunityOffered)
 SHIFT_MISSED = EventType("dankjewel.shift.missed.v1", "shifts.missed", ShiftMissed)
+SHIFT_ASSIGNED = EventType("dankjewel.shift.assigned.v1", "shifts.assigned", ShiftAssigned)
+SHIFT_RELEASED = EventType("dankjewel.shift.released.v1", "shifts.released", ShiftReleased)
+SHIFT_DECLINED = EventType("dankjewel.shift.declined.v1", "shifts.declined", ShiftDeclined)
 FOLLOWUP_OVERDUE = EventType("dankjewel.followup.overdue.v1", "followups.overdue", FollowUpOverdue)
 MILESTONE_UPCOMING = EventType("dankjewel.milestone.upcoming.v1", "milestones.upcoming", MilestoneUpcoming)
 TODO_OPENED = EventType("dankjewel.todo.opened.v1", "todos.opened", TodoOpened)
@@ -297,6 +342,9 @@ CATALOGUE: tuple[EventType, ...] = (
     TODO_SNOOZED,
     TODO_OVERDUE,
     MILESTONE_UPCOMING,
+    SHIFT_ASSIGNED,
+    SHIFT_RELEASED,
+    SHIFT_DECLINED,
 )
 BY_TYPE: dict[str, EventType] = {event.type: event for event in CATALOGUE}
 
