@@ -1,4 +1,6 @@
-"""HTTP API of the appreciation service: the ledger, the mail queue, unsubscribe."""
+"""HTTP entrypoints of the appreciation service: the ledger, the mail queue,
+unsubscribe. Each route checks the request and calls one use case; no SQL here.
+Nothing here publishes an event, so no HTTP write comes back through Kafka."""
 
 from __future__ import annotations
 
@@ -6,10 +8,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, HTTPException, Query, status
 from fastapi.responses import HTMLResponse
-from sqlalchemy import select, update
-
-from services.appreciation import messages
-from services.appreciation.tables import ledger, mails, volunteers
+from services.appreciation import messages, usecases
 from shared.service import ServiceRuntime
 from shared.values import SafeId
 
@@ -24,23 +23,13 @@ def routes(runtime: ServiceRuntime) -> APIRouter:
     @router.get("/volunteers/{volunteer_id}/milestones", dependencies=[can("volunteers:read")])
     async def milestones(volunteer_id: SafeId) -> list[dict]:
         """The milestones in the ledger for one volunteer, oldest first."""
-        async with runtime.sessions() as session:
-            rows = await session.execute(
-                select(ledger).where(ledger.c.volunteer_id == volunteer_id).order_by(ledger.c.reached_on))
-            return [{"milestone": r.milestone, "reached_on": r.reached_on.isoformat(), "celebrated": r.celebrated}
-                    for r in rows]
+        return await usecases.milestones_of(runtime, volunteer_id)
 
     @router.get("/mails", dependencies=[can("mail:read")])
     async def mail_queue(status_filter: Literal["pending", "sent", "failed", "skipped"] | None = None,
                          limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict]:
         """The mail queue (newest first): what was sent, is pending, failed or skipped, and why."""
-        query = select(mails.c.id, mails.c.volunteer_id, mails.c.occasion, mails.c.notification, mails.c.audience,
-                       mails.c.status, mails.c.attempts, mails.c.last_error, mails.c.created_at, mails.c.sent_at)
-        if status_filter:
-            query = query.where(mails.c.status == status_filter)
-        async with runtime.sessions() as session:
-            rows = await session.execute(query.order_by(mails.c.id.desc()).limit(limit))
-            return [dict(row._mapping) for row in rows]
+        return await usecases.mail_queue(runtime, status_filter, limit)
 
     def volunteer_of(token: str) -> str:
         volunteer_id = messages.volunteer_of_token(runtime.settings, token)
@@ -61,14 +50,7 @@ No more thank-you cards and invitations by email?</p>
     @router.post("/unsubscribe/{token}", response_class=HTMLResponse)
     async def unsubscribe(token: str, list_unsubscribe: str | None = Form(default=None, alias="List-Unsubscribe")) -> str:
         """RFC 8058 one-click unsubscribe (body `List-Unsubscribe=One-Click`) and the form above."""
-        volunteer_id = volunteer_of(token)
-        async with runtime.unit() as unit:
-            await unit.session.execute(update(volunteers).where(
-                volunteers.c.volunteer_id == volunteer_id, volunteers.c.unsubscribed_at.is_(None)).values(
-                unsubscribed_at=unit.now))
-            await unit.session.execute(update(mails).where(
-                mails.c.volunteer_id == volunteer_id, mails.c.audience == "volunteer",
-                mails.c.status == "pending").values(status="skipped", last_error="unsubscribed"))
+        await usecases.unsubscribe(runtime, volunteer_of(token))
         return PAGE.format(body="<h1>Afgemeld / Unsubscribed</h1><p>Je ontvangt geen bedankmails meer. "
                                 "You will not receive appreciation mail any more.</p>")
 

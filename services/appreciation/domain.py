@@ -1,23 +1,46 @@
-"""Appreciation rules as pure functions: which milestones a change crosses, when an
-anniversary and its reminder are due, whether a late discovery is still celebrated."""
+"""Appreciation's decisions as pure functions: which milestones a change crosses, when
+an anniversary and its reminder are due, whether a late discovery is still
+celebrated, which alerts and mails an event brings, and for each queued mail
+whether it goes out, to whom, in which language, when, and with which template
+inputs. No I/O: the use cases and the mail sender ask, then store or send."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import re
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Literal, Protocol
 
-from services.appreciation.rules import MilestoneRule, Rules
+from services.appreciation.rules import AlertRules, MilestoneRule, Rules
+from shared.contracts import FollowUpOverdue, MilestoneUpcoming, PlannedMail
+from shared.settings import Settings, coordinator_address
 
+Audience = Literal["volunteer", "coordinator", "lead"]
+
+# A mail for a volunteer whose registration has not arrived yet waits this long
+# before it is looked at again (the registration releases it earlier).
+WAIT_FOR_REGISTRATION = timedelta(hours=1)
+
+# Every value a template may use; the ones a mail's context lacks are None.
+TEMPLATE_KEYS = ("milestone", "measure", "threshold", "reached_on", "shifts", "hours", "task", "years",
+                 "anniversary_on", "lunch_on", "lunch_time", "lunch_place", "kind", "detail", "reason",
+                 "due_since", "missed", "started_by", "started_at", "opportunity_title",
+                 "failed_notification", "title", "reasons", "action", "due_on")
+
+
+# -- milestones ------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Crossed:
     milestone: str
     rule: MilestoneRule
+    threshold: int
 
 
 def crossed(rules: Rules, measure: str, before: float, after: float) -> list[Crossed]:
     """Milestones of `measure` whose threshold lies in (before, after]."""
-    return [Crossed(rule.milestone(n), rule) for rule in rules.for_measure(measure)
+    return [Crossed(rule.milestone(n), rule, n) for rule in rules.for_measure(measure)
             for n in rule.at if before < n <= after]
 
 
@@ -30,6 +53,37 @@ def should_celebrate(happened_at: datetime, detected_at: datetime, grace: timede
 def local_date(moment: datetime, tz) -> date:  # noqa: ANN001
     return moment.astimezone(tz).date()
 
+
+def milestone_parts(rules: Rules, milestone: str) -> tuple[str, int] | None:
+    """(measure, threshold) of a milestone by its name, custom names included."""
+    return next(((rule.measure, n) for rule in rules.milestones for n in rule.at if rule.milestone(n) == milestone),
+                None)
+
+
+@dataclass(frozen=True)
+class Engagement:
+    """A volunteer's counters after one more completed shift."""
+
+    shift_count: int
+    hours: float
+    first_shift_at: datetime
+    last_activity_at: datetime
+    crossed: list[Crossed]
+
+
+def after_shift(rules: Rules, shift_count: int, hours: float, first_shift_at: datetime | None,
+                last_activity_at: datetime | None, started_at: datetime, ended_at: datetime) -> Engagement:
+    """The counters after a completed shift, and the milestones it crosses (one long
+    import may cross several)."""
+    count = shift_count + 1
+    total = hours + (ended_at - started_at).total_seconds() / 3600
+    return Engagement(shift_count=count, hours=total,
+                      first_shift_at=min(filter(None, [first_shift_at, started_at])),
+                      last_activity_at=max(filter(None, [last_activity_at, ended_at])),
+                      crossed=crossed(rules, "shifts", shift_count, count) + crossed(rules, "hours", hours, total))
+
+
+# -- anniversaries ------------------------------------------------------------------
 
 def anniversary(started_on: date, years: int) -> date:
     """The date `years` after `started_on`; 29 February falls on 28 February in other years."""
@@ -80,6 +134,321 @@ def due_on(rules: Rules, started_on: date, today: date) -> tuple[list[Anniversar
     return reached, remind
 
 
+def anniversary_context(a: Anniversary) -> dict:
+    """Template inputs of an anniversary's mails (the rules' lunch place as written:
+    one text or one per language, resolved per reader when the mail is rendered)."""
+    lunch = a.rule.lunch
+    return {
+        "milestone": a.milestone, "measure": "years", "threshold": a.years, "years": a.years,
+        "anniversary_on": a.on.isoformat(), "lunch_on": a.lunch_on.isoformat() if a.lunch_on else None,
+        "lunch_time": lunch.time.strftime("%H:%M") if lunch else None,
+        "lunch_place": (dict(lunch.place) if isinstance(lunch.place, dict) else lunch.place) if lunch else None,
+    }
+
+
+def card_todo_id(milestone: str) -> str:
+    """To-do ids are per volunteer: one card per milestone."""
+    return f"{milestone}-card"
+
+
+# -- what gets queued -----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class MailToQueue:
+    """One row for the mail queue: once per (volunteer, occasion, notification)."""
+
+    occasion: str
+    notification: str
+    audience: Audience
+    context: dict = field(default_factory=dict)
+
+
+def milestone_mails(milestone: str, notify: list[str], celebrated: bool, reached_on: date,
+                    context: dict) -> list[MailToQueue]:
+    """A reached milestone's mails: each notification of its rule, to the volunteer,
+    and only when it was found inside the grace window."""
+    if not celebrated:
+        return []
+    context = context | {"milestone": milestone, "reached_on": reached_on.isoformat()}
+    return [MailToQueue(milestone, notification, "volunteer", context) for notification in notify]
+
+
+def shift_milestone_context(hit: Crossed, engagement: Engagement, task: str | None) -> dict:
+    return {"shifts": engagement.shift_count, "hours": round(engagement.hours), "task": task,
+            "measure": hit.rule.measure, "threshold": hit.threshold}
+
+
+def reminder_mails(a: Anniversary) -> list[MailToQueue]:
+    """Ahead of an anniversary (coordinator_reminder_days): the coordinator's reminder
+    and, when the rule invites to lunch, the invitation with it."""
+    context = anniversary_context(a)
+    mails = [MailToQueue(a.milestone, "coordinator-reminder", "coordinator", context)]
+    if "lunch-invitation" in a.rule.notify:
+        mails.append(MailToQueue(a.milestone, "lunch-invitation", "volunteer", context))
+    return mails
+
+
+def opportunity_mail(opportunity_id: str, title: str, reasons: list[str]) -> MailToQueue:
+    return MailToQueue(f"opportunity:{opportunity_id}", "opportunity-suggestion", "volunteer",
+                       {"title": title, "reasons": list(reasons)})
+
+
+def todo_overdue_mail(rules: Rules, todo_id: str, action: str, milestone: str, due_on: date) -> MailToQueue:
+    """The lead hears of a to-do whose date passed undone; the years come from the
+    rules, so a custom-named anniversary reads like any other."""
+    parts = milestone_parts(rules, milestone)
+    measure, threshold = parts if parts else (None, None)
+    return MailToQueue(f"todo-overdue:{short(todo_id)}", "todo-overdue", "lead", {
+        "action": action, "milestone": milestone, "due_on": due_on.isoformat(), "todo_id": todo_id,
+        "measure": measure, "threshold": threshold, "years": threshold if measure == "years" else None})
+
+
+def short(identifier: str) -> str:
+    """An id as it fits in an occasion (150 characters): itself, or a digest of a long one."""
+    return identifier if len(identifier) <= 100 else "sha256-" + hashlib.sha256(identifier.encode()).hexdigest()[:40]
+
+
+# -- alerts --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Alert:
+    """Something a coordinator (or the lead) must act on: one mail, and `alerts.raised`."""
+
+    reason: str
+    occasion: str
+    notification: str
+    audience: Audience
+    due_since: datetime
+    context: dict = field(default_factory=dict)
+
+    def mail(self) -> MailToQueue:
+        return MailToQueue(self.occasion, self.notification, self.audience,
+                           self.context | {"reason": self.reason, "due_since": self.due_since.isoformat()})
+
+    def event_id(self, volunteer_id: str) -> str:
+        return f"alert:{volunteer_id}:{self.occasion}:{self.notification}"
+
+
 def missed_in_a_row_alert(rules: Rules, missed_in_a_row: int) -> bool:
     """Alert exactly when the run of no-shows reaches the configured length."""
     return missed_in_a_row == rules.alerts.missed_shifts_in_a_row
+
+
+def missed_shifts_alert(rules: Rules, missed_in_a_row: int, shift_id: str, scheduled_start: datetime) -> Alert | None:
+    if not missed_in_a_row_alert(rules, missed_in_a_row):
+        return None
+    return Alert(reason="missed-shifts", occasion=f"missed-shifts:{short(shift_id)}",
+                 notification="coordinator-alert", audience="coordinator", due_since=scheduled_start,
+                 context={"missed": missed_in_a_row})
+
+
+def followup_alert(alerts: AlertRules, data: FollowUpOverdue, tz) -> Alert | None:  # noqa: ANN001
+    """An overdue follow-up: the coordinator on the reminder rung, the lead on the
+    escalation rung, worded later from these fields (never from the English `detail`)."""
+    if not (alerts.quiet_volunteer if data.kind == "quiet" else alerts.followup_overdue):
+        return None
+    escalation = data.rung == "escalation"
+    return Alert(
+        reason="quiet-volunteer" if data.kind == "quiet" else f"{data.kind}-overdue",
+        occasion=f"{data.kind}-{data.rung}:{data.due_since.isoformat()}",
+        notification="coordinator-escalation" if escalation else "coordinator-alert",
+        audience="lead" if escalation else "coordinator",
+        due_since=data.due_since,
+        context={"kind": data.kind, "started_by": data.started_by, "opportunity_title": data.opportunity_title,
+                 "started_at": data.started_at.astimezone(tz).isoformat() if data.started_at else None,
+                 "recipient": str(data.escalate_to if escalation else data.coordinator_email or "") or None})
+
+
+def delivery_failed_alert(occasion: str, notification: str, now: datetime) -> Alert | None:
+    """A mail refused for good (5xx): the coordinator hears of it, unless the refused
+    mail was itself such a notice (no loop)."""
+    if notification == "delivery-failed":
+        return None
+    return Alert(reason="delivery-failed", occasion=f"{occasion}:{notification}", notification="delivery-failed",
+                 audience="coordinator", due_since=now, context={"failed_notification": notification})
+
+
+def staff_recipient(settings: Settings, audience: str, context: dict,
+                    coordinator_email: str | None) -> tuple[str, bool]:
+    """Whom a coordinator or lead mail goes to, and whether an address from an event
+    was replaced by DEFAULT_COORDINATOR_EMAIL (COORDINATOR_EMAIL_DOMAINS). The mail
+    sender and `alerts.raised` both ask here, so they name the same address.
+
+    The event's own address (`recipient`: a follow-up's coordinator or escalate_to)
+    comes first, then the lead's (from settings) or the volunteer's coordinator's."""
+    if context.get("recipient"):
+        return coordinator_address(context["recipient"], settings)
+    if audience == "lead":
+        return settings.lead_email, False  # configured here, not taken from an event
+    return coordinator_address(coordinator_email, settings)
+
+
+# -- sending a queued mail -----------------------------------------------------------
+
+class QueuedMail(Protocol):
+    """A queued mail row joined with its volunteer's row, as the sender reads it."""
+
+    volunteer_id: str
+    audience: str
+    context: dict
+    created_at: datetime
+    name: str | None
+    email: str | None
+    language: str
+    coordinator_email: str | None
+    consent: bool
+    unsubscribed_at: datetime | None
+    erased_at: datetime | None
+    registered_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Send:
+    recipient: str
+    language: str
+    replaced: bool = False  # an event's coordinator address was outside COORDINATOR_EMAIL_DOMAINS
+
+
+@dataclass(frozen=True)
+class Skip:
+    reason: str
+
+
+@dataclass(frozen=True)
+class Wait:
+    until: datetime
+
+
+def mail_decision(mail: QueuedMail, settings: Settings, now: datetime) -> Send | Skip | Wait:
+    """Whether a queued mail goes out now, to whom and in which language. Decided
+    when it is sent, so consent, unsubscribe and erasure at that moment count.
+
+    Volunteer mail waits for the registration (it brings name and address); mail
+    to a coordinator or the lead waits for it a while (WAIT_FOR_REGISTRATION) and
+    then goes with the volunteer's id instead of the name."""
+    if mail.erased_at is not None:
+        return Skip("volunteer erased")
+    if mail.audience != "volunteer":
+        if mail.registered_at is None and mail.created_at > now - WAIT_FOR_REGISTRATION:
+            return Wait(now + WAIT_FOR_REGISTRATION)
+        recipient, replaced = staff_recipient(settings, mail.audience, mail.context, mail.coordinator_email)
+        return Send(recipient, settings.coordinator_language, replaced)
+    if mail.registered_at is None:
+        return Wait(now + WAIT_FOR_REGISTRATION)
+    if not mail.consent:
+        return Skip("no consent for appreciation mail")
+    if mail.unsubscribed_at is not None:
+        return Skip("unsubscribed")
+    if not mail.email:
+        return Skip("no email address")
+    return Send(mail.email, mail.language)
+
+
+_COUNTED = re.compile(r"^(shifts|hours|years)-(\d+)$")
+
+
+def milestone_inputs(context: dict) -> dict:
+    """`measure` and `threshold` for templates. Mails queued now carry them; for a mail
+    queued before they existed they are read from a `<measure>-<n>` milestone."""
+    if context.get("measure") or not context.get("milestone"):
+        return {}
+    match = _COUNTED.match(context["milestone"])
+    return {"measure": match[1], "threshold": int(match[2])} if match else {}
+
+
+def in_language(values: dict, language: str) -> dict:
+    """Template values with every per-language text of the rules (a dict such as
+    {"nl": "de kantine", "en": "the canteen"}) resolved to the reader's language."""
+    place = values.get("lunch_place")
+    if isinstance(place, dict):
+        return values | {"lunch_place": place.get(language) or next(iter(place.values()), None)}
+    return values
+
+
+def template_values(context: dict, name: str | None, volunteer_id: str, language: str) -> dict:
+    """Everything a template gets but the links: every key (None when absent), the
+    mail's context, the milestone's parts, the name (or `#id` before the registration)."""
+    values = dict.fromkeys(TEMPLATE_KEYS) | milestone_inputs(context) | dict(context)
+    return in_language(values | {"name": name or f"#{volunteer_id}"}, language)
+
+
+@dataclass(frozen=True)
+class SmtpVerdict:
+    final: bool  # refused for good: failed, and the coordinator is told
+    reset_session: bool  # the connection is not reused
+
+
+def smtp_verdict(code: int | None, disconnected: bool) -> SmtpVerdict:
+    """What an SMTP error means: 5xx is final; 4xx, a refused connection and a broken
+    session are retried. A session without a reply code, or a dropped one, is reset."""
+    return SmtpVerdict(final=code is not None and code >= 500, reset_session=code is None or disconnected)
+
+
+def retry_at(now: datetime, attempts: int, first_seconds: float, max_seconds: float) -> datetime:
+    """The next attempt after `attempts` failed ones: doubling from first_seconds, capped."""
+    return now + timedelta(seconds=min(max_seconds, first_seconds * 2 ** attempts))
+
+
+# -- upcoming milestones ------------------------------------------------------------------
+
+def nearly_reached(threshold: int, value: float) -> bool:
+    """A count is nearly at its threshold when it has started and is within a tenth of
+    it (at least one): 9 of 10, 23 of 25, 90 of 100 hours."""
+    return 0 < value < threshold and threshold - value <= max(1, threshold // 10)
+
+
+def next_threshold(rules: Rules, measure: str, value: float) -> tuple[MilestoneRule, int] | None:
+    """The smallest threshold of `measure` above `value`, with its rule."""
+    candidates = [(n, rule) for rule in rules.for_measure(measure) for n in rule.at if n > value]
+    if not candidates:
+        return None
+    threshold, rule = min(candidates, key=lambda candidate: candidate[0])
+    return rule, threshold
+
+
+def volunteer_mail_allowed(consent: bool, unsubscribed_at: datetime | None, erased_at: datetime | None) -> bool:
+    """Whether appreciation mail would reach this volunteer (the sender decides again when it sends)."""
+    return consent and unsubscribed_at is None and erased_at is None
+
+
+def upcoming_count(rules: Rules, volunteer_id: str, measure: str, value: float,
+                   volunteer_mail: bool) -> MilestoneUpcoming | None:
+    """After a shift: the next `measure` milestone when the volunteer is nearly there
+    (published again with each shift inside the window, with the new value)."""
+    following = next_threshold(rules, measure, value)
+    if following is None or not nearly_reached(following[1], value):
+        return None
+    rule, threshold = following
+    sends = [PlannedMail(notification=n, audience="volunteer") for n in rule.notify] if volunteer_mail else []
+    return MilestoneUpcoming(volunteer_id=volunteer_id, milestone=rule.milestone(threshold), measure=measure,
+                             threshold=threshold, value=round(value, 1), sends=sends)
+
+
+def full_years(started_on: date, today: date) -> int:
+    years = today.year - started_on.year
+    return years - 1 if years > 0 and anniversary(started_on, years) > today else max(years, 0)
+
+
+def upcoming_anniversary(rules: Rules, volunteer_id: str, started_on: date, today: date,
+                         volunteer_mail: bool) -> MilestoneUpcoming | None:
+    """The next anniversary after `today`, with what goes out for it and on which day:
+    the coordinator's reminder ahead of it (with the lunch invitation, when the rule
+    has a reminder), the volunteer's mails on the day."""
+    a = next((a for a in anniversaries(rules, started_on) if a.on > today), None)
+    if a is None:
+        return None
+    sends = []
+    if a.reminder_on:
+        sends.append(PlannedMail(notification="coordinator-reminder", audience="coordinator", on=a.reminder_on))
+    if volunteer_mail:
+        sends += [PlannedMail(notification=n, audience="volunteer",
+                              on=a.reminder_on if n == "lunch-invitation" and a.reminder_on else a.on)
+                  for n in a.rule.notify]
+    return MilestoneUpcoming(volunteer_id=volunteer_id, milestone=a.milestone, measure="years", threshold=a.years,
+                             value=full_years(started_on, today), expected_on=a.on, sends=sends)
+
+
+def upcoming_event_id(upcoming: MilestoneUpcoming) -> str:
+    """Counts: one event per value reached; years: one per anniversary."""
+    suffix = "" if upcoming.measure == "years" else f":{upcoming.value:g}"
+    return f"upcoming:{upcoming.volunteer_id}:{upcoming.milestone}{suffix}"

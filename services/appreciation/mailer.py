@@ -1,13 +1,15 @@
-"""The mail sender: claims due rows from `appreciation_mails`, renders and sends them
-over a few reused SMTP connections at once, and records each sent mail at once
-and the other outcomes of a batch together in one transaction.
+"""The mail sender, an adapter: claims due rows from `appreciation_mails` (store.py),
+asks domain.py what each one is (send to whom and in which language, skip, wait),
+renders it (messages.py) and hands it to SMTP over a few reused connections at
+once; records each sent mail at once and the other outcomes of a batch together
+in one transaction. It never calls up into the use cases or the handlers.
 
 * 250 → `sent`, and `appreciations.sent` goes to the outbox in the same transaction.
 * 4xx, a refused connection, a broken session → retried later with backoff
   (MAIL_RETRY_SECONDS doubling up to MAIL_RETRY_MAX_SECONDS); the session is reset.
 * 5xx → `failed`, kept visible, and the coordinator is told (delivery-failed).
 * no consent, unsubscribed, erased, no address → `skipped`, with the reason.
-SMTP being down never touches Kafka consumption: the handlers only queue rows.
+SMTP being down never touches Kafka consumption: the use cases only queue rows.
 
 A batch is claimed first (its rows' next attempt moved a lease ahead, with SKIP
 LOCKED), so two service instances never send the same mail; a sender that dies
@@ -38,22 +40,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import aiosmtplib
-from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.appreciation import handlers, messages
-from services.appreciation.tables import mails, volunteers
+from services.appreciation import domain, messages, store
 from shared.consumer import RetryPolicy, is_transient
-from shared.contracts import APPRECIATION_SENT_V2, AppreciationSentV2
-from shared.db import update_each
+from shared.contracts import ALERT_RAISED, APPRECIATION_SENT_V2, AlertRaised, AppreciationSentV2
 from shared.service import ServiceRuntime
 
 log = logging.getLogger(__name__)
-
-TEMPLATE_KEYS = ("milestone", "reached_on", "shifts", "hours", "task", "years", "anniversary_on", "lunch_on",
-                 "lunch_time", "lunch_place", "kind", "detail", "reason", "due_since", "missed",
-                 "started_by", "started_at", "opportunity_title",
-                 "failed_notification", "title", "reasons", "action", "due_on")
 
 # How long a claimed batch is left to its sender before another may claim it (and
 # how long a crashed sender's mails wait). A sender starts no new mail of its batch
@@ -170,16 +164,16 @@ class MailSender:
 
     async def _send_one(self, mail, slot: int, now: datetime, outcomes: Outcomes) -> bool:  # noqa: ANN001
         """Hand one mail to the server; True when it accepted it (its record is the caller's)."""
-        skip = self._skip_reason(mail)
-        if skip == "waiting":
-            outcomes.rescheduled.append((mail, now + handlers.WAIT_FOR_REGISTRATION, None, mail.attempts))
+        decision = self._decide(mail, now)
+        if isinstance(decision, domain.Wait):
+            outcomes.rescheduled.append((mail, decision.until, None, mail.attempts))
             return False
-        if skip:
-            outcomes.finished.append((mail, "skipped", skip))
+        if isinstance(decision, domain.Skip):
+            outcomes.finished.append((mail, "skipped", decision.reason))
             return False
-        recipient = self._recipient(mail)
+        recipient = decision.recipient
         try:
-            message = self._message(mail, recipient)
+            message = self._message(mail, decision)
         except messages.HeaderInjection:
             outcomes.finished.append((mail, "failed", "header value with CR/LF refused"))
             return False
@@ -197,12 +191,13 @@ class MailSender:
             await self.connections[slot].send_message(message)
         except SMTP_ERRORS as error:
             code = smtp_code(error)
-            if code is not None and code >= 500:
+            verdict = domain.smtp_verdict(code, isinstance(error, aiosmtplib.SMTPServerDisconnected))
+            if verdict.final:
                 outcomes.refused.append((mail, code))
             else:
                 self._retry(outcomes, mail, now, f"SMTP {code}" if code else type(error).__name__)
-            if code is None or isinstance(error, aiosmtplib.SMTPServerDisconnected):
-                self._reset(slot)  # a broken session is not reused
+            if verdict.reset_session:
+                self._reset(slot)
             return False
         self.unrecorded.append((mail, recipient))
         return True
@@ -224,16 +219,8 @@ class MailSender:
             if not batch:
                 return  # an earlier commit took ours along
             async with self.runtime.unit(connection=connection) as unit:
-                await update_each(unit.session, mails, [
-                    ({"id": mail.id}, {"status": "sent", "sent_at": unit.now, "recipient": recipient,
-                                       "attempts": mail.attempts + 1, "last_error": None})
-                    for mail, recipient in batch])
-                # A volunteer erased while their mail was on its way: keep no address of theirs.
-                await unit.session.execute(update(mails).where(
-                    mails.c.id.in_([mail.id for mail, _ in batch]),
-                    mails.c.volunteer_id.in_(select(volunteers.c.volunteer_id).where(
-                        volunteers.c.erased_at.is_not(None)))).values(recipient=None, context={}))
-                for mail, recipient in batch:
+                await store.record_sent(unit.session, batch, unit.now)
+                for mail, _ in batch:
                     # v2: the audience, not the address (the mail's row keeps that).
                     await unit.emit(APPRECIATION_SENT_V2, AppreciationSentV2(
                         volunteer_id=mail.volunteer_id, milestone=mail.occasion[:100],
@@ -242,45 +229,33 @@ class MailSender:
             self.stats["sent"] += len(batch)
 
     async def _claim(self, now: datetime) -> list:
-        """Take the next due mails for this sender: lock them (skipping rows another
-        sender holds) and move their next attempt a lease ahead, in one transaction."""
-        async with self.runtime.sessions() as session, session.begin():
-            ids = (await session.scalars(
-                # In the order of the (status, next_attempt_at) index: a large queue of mail
-                # not yet due (waiting, retrying) is then never scanned.
-                select(mails.c.id).where(mails.c.status == "pending", mails.c.next_attempt_at <= now)
-                .order_by(mails.c.next_attempt_at, mails.c.id).limit(self.settings.mail_batch_size)
-                .with_for_update(skip_locked=True))).all()
-            if not ids:
-                return []
-            await session.execute(update(mails).where(mails.c.id.in_(ids)).values(next_attempt_at=now + LEASE))
-            return (await session.execute(
-                select(mails, volunteers.c.name, volunteers.c.email, volunteers.c.language,
-                       volunteers.c.coordinator_email, volunteers.c.consent, volunteers.c.unsubscribed_at,
-                       volunteers.c.erased_at, volunteers.c.registered_at)
-                .join(volunteers, volunteers.c.volunteer_id == mails.c.volunteer_id)
-                .where(mails.c.id.in_(ids)).order_by(mails.c.id))).all()
+        async with self.runtime.sessions() as session:
+            return await store.claim_due_mails(session, now, self.settings.mail_batch_size, LEASE)
 
     async def _record(self, outcomes: Outcomes) -> None:
-        """Write a batch's outcomes in one transaction, one statement per kind."""
+        """Write a batch's outcomes in one transaction, one statement per kind; a 5xx is
+        final: the coordinator is told, by mail and in the console (`alerts.raised`)."""
         async with self.runtime.unit() as unit:
-            # Only while the row still holds our claim: a registration arriving meanwhile
-            # set its next attempt to now, and that must stand.
-            await update_each(unit.session, mails, [
-                ({"id": mail.id, "next_attempt_at": mail.next_attempt_at},
-                 {"next_attempt_at": when, "last_error": reason, "attempts": attempts})
-                for mail, when, reason, attempts in outcomes.rescheduled])
-            await update_each(unit.session, mails, [
-                ({"id": mail.id}, {"status": status, "last_error": reason}) for mail, status, reason in outcomes.finished])
-            await update_each(unit.session, mails, [
-                ({"id": mail.id}, {"status": "failed", "last_error": f"SMTP {code}", "attempts": mail.attempts + 1})
-                for mail, code in outcomes.refused])
-            for mail, _ in outcomes.refused:  # a 5xx is final: tell the coordinator, by mail and in the console
-                if mail.notification != "delivery-failed":
-                    await handlers.raise_alert(unit, mail.volunteer_id, reason="delivery-failed",
-                                               occasion=f"{mail.occasion}:{mail.notification}",
-                                               notification="delivery-failed", audience="coordinator",
-                                               due_since=unit.now, context={"failed_notification": mail.notification})
+            await store.record_outcomes(unit.session, outcomes.rescheduled, outcomes.finished, outcomes.refused)
+            alerts = [(mail.volunteer_id, alert) for mail, _ in outcomes.refused
+                      if (alert := domain.delivery_failed_alert(mail.occasion, mail.notification, unit.now))]
+            if alerts:
+                state = store.Store(unit.session)  # locks the volunteers, as every writer of their mails does
+                await state.load(volunteer_id for volunteer_id, _ in alerts)
+                for volunteer_id, alert in alerts:
+                    volunteer = state.volunteers[volunteer_id]
+                    mail = alert.mail()
+                    if volunteer.erased_at is not None or not await state.queue_mail(
+                            volunteer_id, mail.occasion, mail.notification, mail.audience, mail.context,
+                            created_at=unit.now):
+                        continue
+                    recipient, _ = domain.staff_recipient(self.settings, alert.audience, alert.context,
+                                                          volunteer.coordinator_email)
+                    await unit.emit(ALERT_RAISED, AlertRaised(
+                        volunteer_id=volunteer_id, reason=alert.reason, coordinator_email=recipient,
+                        due_since=alert.due_since), event_id=alert.event_id(volunteer_id))
+                await state.save()
+                unit.wake("mail")
         self.stats["failed"] += len(outcomes.refused)
         for mail, status, reason in outcomes.finished:
             self.stats["skipped" if status == "skipped" else "failed"] += 1
@@ -316,49 +291,29 @@ class MailSender:
                 smtp.close()
             self.connections[slot] = None
 
-    def _skip_reason(self, mail) -> str | None:  # noqa: ANN001
-        if mail.erased_at is not None:
-            return "volunteer erased"
-        if mail.audience != "volunteer":
-            # Wait a while for the registration (it brings the name); then send with the id.
-            recently_queued = mail.created_at > self.runtime.clock() - handlers.WAIT_FOR_REGISTRATION
-            return "waiting" if mail.registered_at is None and recently_queued else None
-        if mail.registered_at is None:
-            return "waiting"
-        if not mail.consent:
-            return "no consent for appreciation mail"
-        if mail.unsubscribed_at is not None:
-            return "unsubscribed"
-        if not mail.email:
-            return "no email address"
-        return None
-
-    def _recipient(self, mail) -> str:  # noqa: ANN001
-        if mail.audience == "volunteer":
-            return mail.email
-        recipient, replaced = handlers.staff_recipient(self.settings, mail.audience, mail.context,
-                                                       mail.coordinator_email)
-        if replaced:  # the address itself is not logged: it is personal data
+    def _decide(self, mail, now: datetime) -> domain.Send | domain.Skip | domain.Wait:  # noqa: ANN001
+        decision = domain.mail_decision(mail, self.settings, now)
+        if isinstance(decision, domain.Send) and decision.replaced:  # the address itself is personal data
             log.warning("mail %d: coordinator address outside COORDINATOR_EMAIL_DOMAINS replaced by the "
                         "default (volunteer %s)", mail.id, mail.volunteer_id)
-        return recipient
+        return decision
 
-    def _message(self, mail, recipient: str):  # noqa: ANN001, ANN202
-        language = mail.language if mail.audience == "volunteer" else self.settings.coordinator_language
-        values = {key: None for key in TEMPLATE_KEYS} | dict(mail.context) | {
-            "name": mail.name or f"#{mail.volunteer_id}",
+    def _message(self, mail, decision: domain.Send):  # noqa: ANN001, ANN202
+        values = domain.template_values(mail.context, mail.name, mail.volunteer_id, decision.language) | {
             "unsubscribe_url": messages.unsubscribe_url(self.settings, mail.volunteer_id),
             "console_url": messages.console_url(self.settings, mail.volunteer_id, mail.context),
         }
         return messages.build_message(settings=self.settings, volunteer_id=mail.volunteer_id,
                                       occasion=mail.occasion, notification=mail.notification,
-                                      audience=mail.audience, recipient=recipient, language=language,
-                                      values=values)
+                                      audience=mail.audience, recipient=decision.recipient,
+                                      language=decision.language, values=values)
 
     def _retry(self, outcomes: Outcomes, mail, now: datetime, reason: str) -> None:  # noqa: ANN001
-        delay = min(self.settings.mail_retry_max_seconds, self.settings.mail_retry_seconds * 2 ** mail.attempts)
-        log.warning("mail %d (%s) not accepted (%s); retrying in %.0fs", mail.id, mail.notification, reason, delay)
-        outcomes.rescheduled.append((mail, now + timedelta(seconds=delay), reason, mail.attempts + 1))
+        when = domain.retry_at(now, mail.attempts, self.settings.mail_retry_seconds,
+                               self.settings.mail_retry_max_seconds)
+        log.warning("mail %d (%s) not accepted (%s); retrying in %.0fs", mail.id, mail.notification, reason,
+                    (when - now).total_seconds())
+        outcomes.rescheduled.append((mail, when, reason, mail.attempts + 1))
         self.stats["retried"] += 1
 
 

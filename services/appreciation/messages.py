@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from services.appreciation.domain import card_todo_id, in_language
 from shared.settings import SHIPPED_SECRETS, Settings, SettingsError, require_secret
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -182,20 +183,11 @@ def unsubscribe_url(settings: Settings, volunteer_id: str) -> str:
     return f"{settings.public_base_url.rstrip('/')}/unsubscribe/{unsubscribe_token(settings, volunteer_id)}"
 
 
-def in_language(values: dict, language: str) -> dict:
-    """Template values with every per-language text of the rules (a dict such as
-    {"nl": "de kantine", "en": "the canteen"}) resolved to the reader's language."""
-    place = values.get("lunch_place")
-    if isinstance(place, dict):
-        return values | {"lunch_place": place.get(language) or next(iter(place.values()), None)}
-    return values
-
-
 def console_url(settings: Settings, volunteer_id: str, context: dict) -> str:
     """Where a coordinator acts on this mail: the volunteer's page in the console, at
     the to-do when the mail is about one."""
     url = f"{settings.console_base_url.rstrip('/')}/volunteers/{quote(volunteer_id, safe='')}"
-    todo = context.get("todo_id") or (f"{context['milestone']}-card" if context.get("milestone") else None)
+    todo = context.get("todo_id") or (card_todo_id(context["milestone"]) if context.get("milestone") else None)
     return f"{url}#todo-{quote(todo, safe='')}" if todo else url
 
 
@@ -229,7 +221,7 @@ def _from_header(mail_from: str) -> BaseHeader:
 
 def build_message(*, settings: Settings, volunteer_id: str, occasion: str, notification: str, audience: str,
                   recipient: str, language: str, values: dict) -> EmailMessage:
-    values = in_language(values, language)
+    values = in_language(values, language)  # also for callers that did not ask domain.template_values
     rendered = render(notification, language, values)
     message = EmailMessage(policy=POLICY)
     message["From"] = _from_header(str(settings.mail_from))

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import time
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 import yaml
-from shared.settings import SettingsError
+from shared.settings import Settings, SettingsError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 DEFAULT_RULES_FILE = Path(__file__).parent / "rules.yaml"
@@ -54,6 +55,9 @@ class MilestoneRule(Strict):
             raise ValueError("coordinator_reminder_days and lunch apply to years of service only")
         if self.lunch and "lunch-invitation" not in self.notify:
             raise ValueError("`lunch` is set but notify has no lunch-invitation")
+        if self.measure != "years" and {"service-anniversary", "lunch-invitation"} & set(self.notify):
+            # their templates speak of years of service and the anniversary's date
+            raise ValueError("service-anniversary and lunch-invitation apply to years of service only")
         return self
 
     def milestone(self, threshold: int) -> str:
@@ -84,6 +88,16 @@ class Rules(Strict):
 
     def for_measure(self, measure: str) -> list[MilestoneRule]:
         return [rule for rule in self.milestones if rule.measure == measure]
+
+
+@lru_cache(maxsize=4)
+def _rules_at(path: Path | None) -> Rules:
+    return load_rules(path)
+
+
+def rules_for(settings: Settings) -> Rules:
+    """The rules of RULES_FILE (or the shipped file), read once per process."""
+    return _rules_at(settings.rules_file)
 
 
 def load_rules(path: Path | None = None) -> Rules:

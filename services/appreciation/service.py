@@ -1,8 +1,9 @@
-"""Wiring of the appreciation service."""
+"""Wiring of the appreciation service: what it consumes and publishes, its routes,
+its sweep and its mail sender. Layers and the walk of one event: docs/architecture.md."""
 
 from pathlib import Path
 
-from services.appreciation import api, handlers, mailer, messages, sweep
+from services.appreciation import api, handlers, mailer, messages, rules, usecases
 from services.appreciation.tables import SERVICE, delivery, metadata
 from shared.consumer import Subscription
 from shared.contracts import (
@@ -10,6 +11,7 @@ from shared.contracts import (
     APPRECIATION_SENT_V2,
     FOLLOWUP_OVERDUE,
     MILESTONE_REACHED,
+    MILESTONE_UPCOMING,
     OPPORTUNITY_OFFERED,
     SHIFT_COMPLETED,
     SHIFT_MISSED,
@@ -25,7 +27,7 @@ from shared.settings import Settings
 
 def check_config(settings: Settings) -> None:
     """Refuse to start on an invalid rules file or an unusable unsubscribe secret."""
-    handlers.rules_for(settings)
+    rules.rules_for(settings)
     messages.check_unsubscribe_secrets(settings)
 
 
@@ -35,21 +37,15 @@ definition = ServiceDefinition(
     metadata=metadata,
     tables=delivery,
     migrations_dir=Path(__file__).parent / "migrations",
-    subscriptions=[
-        Subscription(VOLUNTEER_REGISTERED, handlers.remember_volunteer),
-        Subscription(VOLUNTEER_UPDATED, handlers.update_volunteer),
-        Subscription(VOLUNTEER_ERASED, handlers.erase_volunteer),
-        Subscription(SHIFT_COMPLETED, handlers.count_shift),
-        Subscription(SHIFT_MISSED, handlers.count_missed_shift),
-        Subscription(FOLLOWUP_OVERDUE, handlers.alert_on_overdue_follow_up),
-        Subscription(OPPORTUNITY_OFFERED, handlers.suggest_opportunity),
-        Subscription(TODO_OVERDUE, handlers.mail_lead_on_overdue_todo),
-    ],
-    prepare_batch=handlers.prepare_batch,
-    publishes=[MILESTONE_REACHED, APPRECIATION_SENT_V2, ALERT_RAISED, TODO_OPENED],
+    # Every consumed event goes through handlers.apply, a transaction's events at once.
+    subscriptions=[Subscription(event_type) for event_type in (
+        VOLUNTEER_REGISTERED, VOLUNTEER_UPDATED, VOLUNTEER_ERASED, SHIFT_COMPLETED, SHIFT_MISSED,
+        FOLLOWUP_OVERDUE, OPPORTUNITY_OFFERED, TODO_OVERDUE)],
+    handle_batch=handlers.apply,
+    publishes=[MILESTONE_REACHED, MILESTONE_UPCOMING, APPRECIATION_SENT_V2, ALERT_RAISED, TODO_OPENED],
     routes=api.routes,
     http_port=8004,
-    sweep=sweep.sweep,
+    sweep=usecases.sweep,
     check_config=check_config,
     background=[mailer.send_mail],
 )

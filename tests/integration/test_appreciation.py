@@ -82,7 +82,7 @@ async def test_first_shift_brings_one_thank_you_in_the_volunteers_language_even_
 
 
 async def test_five_years_of_henk_reminder_lunch_and_card_each_once(
-        start_service, producer, mail_settings, smtp_server):
+        start_service, producer, mail_settings, smtp_server, infra):
     runtime = await start_service(appreciation, settings=mail_settings)
     henk, email = uid("henk"), f"henk.{uuid.uuid4().hex[:6]}@example.org"
     await publish(producer, VOLUNTEER_REGISTERED.type,
@@ -110,6 +110,13 @@ async def test_five_years_of_henk_reminder_lunch_and_card_each_once(
             select(ledger).where(ledger.c.volunteer_id == henk))}
     # years-1 (2022) was found long after it happened: recorded, not mailed
     assert ledger_rows == {"years-1": False, "years-5": True}
+    # with years-5 behind him, the next anniversary is announced (for the console), with what it brings
+    upcoming = await read_topic(infra.kafka_bootstrap, "milestones.upcoming", henk.encode())
+    last = json.loads(upcoming[-1].value)["data"]
+    assert (last["milestone"], last["expected_on"], last["value"]) == ("years-10", "2031-12-04", 5)
+    assert [(s["notification"], s["audience"], s["on"]) for s in last["sends"]] == [
+        ("coordinator-reminder", "coordinator", "2031-11-27"), ("service-anniversary", "volunteer", "2031-12-04"),
+        ("lunch-invitation", "volunteer", "2031-11-27")]
 
 
 async def test_nobody_followed_up_on_an_offer_alerts_the_coordinator_then_escalates_to_the_lead(
@@ -297,3 +304,28 @@ async def test_the_mail_sender_can_run_apart_from_the_consumer(start_service, pr
     await asyncio.sleep(1)
     assert kinds(smtp_server.to(email)) == [(email, "first-shift-thanks", "nl")]
     assert sender.mail_sender.stats["sent"] == 1
+
+
+async def test_a_shift_bringing_a_volunteer_to_9_of_10_announces_the_milestone_coming_up(
+        start_service, producer, mail_settings, smtp_server, infra):
+    await start_service(appreciation, settings=mail_settings)
+    ria, email = uid("ria"), f"ria.{uuid.uuid4().hex[:6]}@example.org"
+    piet = uid("piet")  # no appreciation mail: announced all the same, with nothing to send
+    await publish(producer, VOLUNTEER_REGISTERED.type, registration(ria, "Ria", email, "en"))
+    await publish(producer, VOLUNTEER_REGISTERED.type, registration(piet, "Piet", f"{piet}@example.org",
+                                                                    appreciation_mail_consent=False))
+    for n in range(9):
+        await publish(producer, SHIFT_COMPLETED.type, recent_shift(ria, hours_ago=3 + n))
+        await publish(producer, SHIFT_COMPLETED.type, recent_shift(piet, hours_ago=3 + n))
+
+    for volunteer, sends in ((ria, [{"notification": "milestone-card", "audience": "volunteer", "on": None}]),
+                             (piet, [])):
+        records = await read_topic(infra.kafka_bootstrap, "milestones.upcoming", volunteer.encode(), expect=2)
+        upcoming = [json.loads(r.value)["data"] for r in records]
+        # years-1 when the registration came; shifts-10 with the ninth shift, not before
+        assert [(u["milestone"], u["measure"], u["threshold"], u["value"], u["expected_on"]) for u in upcoming] == [
+            ("years-1", "years", 1, 0, "2027-11-01"), ("shifts-10", "shifts", 10, 9, None)]
+        assert upcoming[1]["sends"] == sends
+        assert upcoming[0]["sends"] == ([{"notification": "service-anniversary", "audience": "volunteer",
+                                          "on": "2027-11-01"}] if sends else [])
+        assert "name" not in upcoming[1] and "email" not in upcoming[1]

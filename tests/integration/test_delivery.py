@@ -55,7 +55,10 @@ async def test_same_event_three_times_has_one_effect(start_service, producer, in
     for _ in range(3):
         await producer.send_and_wait("shifts.completed", value=value, key=volunteer.encode(), headers=headers)
 
-    await eventually(lambda: runtime.consumer.stats["duplicates"] >= 2 or None)
+    async def settled():  # the counter moves before its transaction commits: wait for the row too
+        return runtime.consumer.stats["duplicates"] >= 2 and await count_rows(runtime, shifts, volunteer) or None
+
+    await eventually(settled)
     assert await count_rows(runtime, shifts, volunteer) == 1
     assert await count_rows(runtime, ledger, volunteer) == 1
     out = await read_topic(infra.kafka_bootstrap, "milestones.reached", volunteer.encode())

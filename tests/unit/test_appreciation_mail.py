@@ -7,8 +7,7 @@ from email import message_from_bytes, policy
 
 import pytest
 
-from services.appreciation import messages
-from services.appreciation.mailer import TEMPLATE_KEYS
+from services.appreciation import domain, messages
 from shared.settings import SettingsError, load_settings
 
 SETTINGS = load_settings(unsubscribe_secret=secrets.token_urlsafe(32))
@@ -17,8 +16,8 @@ LUNCH = {"years": 5, "milestone": "years-5", "anniversary_on": "2026-12-04", "lu
 
 
 def build(notification, language="nl", name="Henk", audience="volunteer", recipient="henk@example.org", **context):
-    values = {key: None for key in TEMPLATE_KEYS} | context | {
-        "name": name, "unsubscribe_url": messages.unsubscribe_url(SETTINGS, "v-henk"),
+    values = domain.template_values(context, name, "v-henk", language) | {
+        "unsubscribe_url": messages.unsubscribe_url(SETTINGS, "v-henk"),
         "console_url": messages.console_url(SETTINGS, "v-henk", context)}
     return messages.build_message(settings=SETTINGS, volunteer_id="v-henk", occasion=context.get("milestone", "x"),
                                   notification=notification, audience=audience, recipient=recipient,
@@ -216,3 +215,87 @@ def test_a_coordinator_alert_is_worded_in_the_coordinators_language_from_the_eve
                     due_since="2026-11-28T10:00:00+01:00", detail="No intake conversation yet (English)", **context)
     text = message.get_body(("plain",)).get_content()
     assert phrase in text and "English" not in text
+
+
+# -- custom milestone names: name, measure and threshold are separate template inputs ----------
+
+from datetime import date, datetime, timedelta, timezone  # noqa: E402
+
+from services.appreciation.rules import Rules  # noqa: E402
+
+CUSTOM = Rules.model_validate({"milestones": [
+    {"measure": "shifts", "at": [1], "name": "first-shift", "notify": ["first-shift-thanks", "milestone-card"]},
+    {"measure": "shifts", "at": [100], "name": "century", "notify": ["milestone-card"]},
+    {"measure": "hours", "at": [40], "name": "marathon", "notify": ["milestone-card"]},
+    {"measure": "years", "at": [5], "name": "jubilee",
+     "notify": ["service-anniversary", "lunch-invitation", "milestone-card"], "coordinator_reminder_days": 7,
+     "lunch": {"days_after_anniversary": 7, "time": "12:30", "place": {"nl": "de kantine", "en": "the canteen"}}},
+]})
+ENDED = datetime(2026, 11, 28, 15, 0, tzinfo=timezone.utc)
+
+
+def shift_mails(shifts_before: int, hours_before: float) -> list:
+    """The mails a three-hour shift queues under the custom rules, as the use case queues them."""
+    after = domain.after_shift(CUSTOM, shifts_before, hours_before, None, None, ENDED - timedelta(hours=3), ENDED)
+    return [mail for hit in after.crossed for mail in domain.milestone_mails(
+        hit.milestone, hit.rule.notify, True, date(2026, 11, 28), domain.shift_milestone_context(hit, after, "rijden"))]
+
+
+def jubilee_mails() -> list:
+    reached, _ = domain.due_on(CUSTOM, date(2021, 12, 4), date(2026, 12, 4))
+    _, remind = domain.due_on(CUSTOM, date(2021, 12, 4), date(2026, 11, 27))
+    on_the_day = domain.milestone_mails(reached[0].milestone, reached[0].rule.notify, True, reached[0].on,
+                                        domain.anniversary_context(reached[0]))
+    overdue = domain.todo_overdue_mail(CUSTOM, "jubilee-card", "write-card", "jubilee", date(2026, 12, 4))
+    return domain.reminder_mails(remind[0]) + on_the_day + [overdue]
+
+
+def render_queued(mail, language):
+    message = build(mail.notification, language, audience=mail.audience, **mail.context)
+    text, html = message.get_body(("plain",)).get_content(), message.get_body(("html",)).get_content()
+    return message["Subject"], text, html
+
+
+@pytest.mark.parametrize(("mails", "language", "expected"), [
+    (lambda: shift_mails(0, 0), "nl", {("first-shift-thanks", "Dank je wel voor je eerste dienst, Henk!"),
+                                       ("milestone-card", "1 dienst: dank je wel, Henk!")}),
+    (lambda: shift_mails(0, 0), "en", {("first-shift-thanks", "Thank you for your first shift, Henk!"),
+                                       ("milestone-card", "1 shift: thank you, Henk!")}),
+    (lambda: shift_mails(99, 10), "nl", {("milestone-card", "100 diensten: dank je wel, Henk!")}),
+    (lambda: shift_mails(99, 10), "en", {("milestone-card", "100 shifts: thank you, Henk!")}),
+    (lambda: shift_mails(5, 38), "nl", {("milestone-card", "40 uur: dank je wel, Henk!")}),
+    (lambda: shift_mails(5, 38), "en", {("milestone-card", "40 hours: thank you, Henk!")}),
+    (jubilee_mails, "nl", {("coordinator-reminder", "Henk is op 4 december 2026 5 jaar vrijwilliger"),
+                           ("lunch-invitation", "Uitnodiging: lunch ter ere van 5 jaar, Henk"),
+                           ("service-anniversary", "5 jaar vrijwilliger: gefeliciteerd, Henk!"),
+                           ("milestone-card", "5 jaar: dank je wel, Henk!"),
+                           ("todo-overdue", "De kaart voor Henk is nog niet geschreven")}),
+    (jubilee_mails, "en", {("coordinator-reminder", "Henk reaches 5 years of volunteering on December 4, 2026"),
+                           ("lunch-invitation", "Invitation: lunch to celebrate 5 years, Henk"),
+                           ("service-anniversary", "5 years of volunteering: congratulations, Henk!"),
+                           ("milestone-card", "5 years: thank you, Henk!"),
+                           ("todo-overdue", "The card for Henk has not been written yet")}),
+])
+def test_custom_milestone_names_render_in_every_template(mails, language, expected):
+    rendered = {}
+    for mail in mails():
+        subject, text, html = render_queued(mail, language)
+        # the name stays out of the words (a coordinator's console link may name the to-do)
+        assert "None" not in subject + text + html and "century" not in subject + text and "jubilee" not in subject
+        rendered.setdefault((mail.notification, subject), text)
+    assert set(rendered) == expected
+
+
+@pytest.mark.parametrize(("language", "phrase"), [
+    ("nl", "Henk was op 4 december 2026 5 jaar vrijwilliger"),
+    ("en", "Henk reached 5 years of volunteering on December 4, 2026")])
+def test_an_overdue_card_for_a_custom_anniversary_names_its_years(language, phrase):
+    _, text, _ = render_queued(jubilee_mails()[-1], language)
+    assert phrase in text
+
+
+def test_a_lunch_invitation_under_a_custom_name_carries_its_calendar_entry():
+    invitation = next(m for m in jubilee_mails() if m.notification == "lunch-invitation")
+    [attachment] = list(build(invitation.notification, "en", **invitation.context).iter_attachments())
+    assert "DTSTART;TZID=Europe/Amsterdam:20261211T123000" in attachment.get_content()
+    assert "LOCATION:the canteen" in attachment.get_content()

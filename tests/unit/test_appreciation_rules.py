@@ -34,6 +34,8 @@ def test_the_shipped_rules_file_is_valid_and_documented():
     ("milestones:\n  - measure: shifts\n    at: [1]\n    notify: [milestone-card]\n  - measure: shifts\n"
      "    at: [1]\n    notify: [milestone-card]\n", "milestone 'shifts-1' is defined twice"),
     ("- just a list\n", "expected a mapping"),
+    ("milestones:\n  - measure: shifts\n    at: [100]\n    name: century\n    notify: [service-anniversary]\n",
+     "line 2: milestones.0: Value error, service-anniversary and lunch-invitation apply to years of service only"),
 ])
 def test_an_invalid_rules_file_is_refused_naming_the_line(tmp_path: Path, text, message):
     path = tmp_path / "rules.yaml"

@@ -14,7 +14,7 @@ import pytest
 from aiosmtplib.email import flatten_message
 
 from services.appreciation import messages
-from services.appreciation.mailer import TEMPLATE_KEYS
+from services.appreciation.domain import TEMPLATE_KEYS
 from shared.settings import load_settings
 
 SETTINGS = load_settings(unsubscribe_secret=secrets.token_urlsafe(32))

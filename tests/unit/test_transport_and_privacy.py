@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime, timezone
 from types import SimpleNamespace
 
 import pytest
 
-from services.appreciation import handlers
+from services.appreciation import domain
 from services.appreciation.mailer import MailSender
 from shared import kafka
 from shared.contracts import BY_TYPE, CATALOGUE, AppreciationSentV2
@@ -57,19 +58,23 @@ def test_coordinator_address(settings, address, expected):
     ("lead", {}, "contact@partner.example.com", ("lead@example.com", False)),
 ])
 def test_staff_recipient(audience, context, coordinator_email, expected):
-    assert handlers.staff_recipient(ORG, audience, context, coordinator_email) == expected
+    assert domain.staff_recipient(ORG, audience, context, coordinator_email) == expected
+
+
+SENT_AT = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
 
 
 def _mail(**values):
     row = dict(id=7, volunteer_id="v-42", audience="coordinator", context={}, email="vol@example.com",
-               coordinator_email=None) | values
+               coordinator_email=None, language="nl", consent=True, unsubscribed_at=None, erased_at=None,
+               registered_at=SENT_AT, created_at=SENT_AT) | values
     return SimpleNamespace(**row)
 
 
 def test_the_sender_replaces_an_outside_coordinator_and_logs_without_the_address(caplog):
     sender = MailSender(SimpleNamespace(settings=ORG))
     with caplog.at_level(logging.WARNING):
-        recipient = sender._recipient(_mail(context={"recipient": "contact@partner.example.com"}))
+        recipient = sender._decide(_mail(context={"recipient": "contact@partner.example.com"}), SENT_AT).recipient
     assert recipient == DEFAULT
     assert "outside COORDINATOR_EMAIL_DOMAINS" in caplog.text and "v-42" in caplog.text
     assert "partner" not in caplog.text
@@ -78,7 +83,8 @@ def test_the_sender_replaces_an_outside_coordinator_and_logs_without_the_address
 def test_volunteer_mail_is_not_restricted(caplog):
     sender = MailSender(SimpleNamespace(settings=ORG))
     with caplog.at_level(logging.WARNING):
-        assert sender._recipient(_mail(audience="volunteer", email="vol@gmail.example.com")) == "vol@gmail.example.com"
+        assert sender._decide(_mail(audience="volunteer", email="vol@gmail.example.com"),
+                              SENT_AT).recipient == "vol@gmail.example.com"
     assert caplog.text == ""
 
 

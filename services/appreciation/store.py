@@ -1,36 +1,39 @@
-"""The appreciation state one transaction works on.
+"""Appreciation's SQL over its tables (tables.py); no decisions.
 
-A batch of 500 events would cost thousands of statements if every handler read
-and wrote its own rows. Instead the transaction loads, for all volunteers the
-batch is about, their rows (locked), their ledger entries and their queued mails
-in a few statements; the handlers change that state in memory; `flush` writes it
-back in one statement per table. Handlers stay plain code: `await
-state.volunteer(id)` loads a volunteer the batch did not announce, so a single
-event (an HTTP call, a replayed record) works the same way.
+`Store` is the state one transaction works on. A batch of 500 events would cost
+thousands of statements if every event read and wrote its own rows. Instead the
+use case loads, for all volunteers the batch is about, their rows (locked),
+their ledger entries and their queued mails in a few statements; it changes
+that state in memory; `save` writes it back in one statement per table. A
+volunteer the batch did not announce is loaded on first use (`await
+store.volunteer(id)`), so a single event, an HTTP call or a sweep page works the
+same way.
 
 Every writer of a volunteer's ledger and mails (consumer, sweep, mail sender)
-goes through this class and so first locks the volunteer's row: what was loaded
+goes through `Store` and so first locks the volunteer's row: what was loaded
 stays true until the commit, which is what makes the in-memory "already there?"
 checks exact. Rows are locked in volunteer id order, so two transactions never
 wait on each other in a circle.
+
+The functions below `Store` are the mail queue's and the HTTP API's statements.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.appreciation.tables import ledger, mails, shifts, volunteers
 from shared.db import insert_rows, update_each
-from shared.delivery import Unit
 
 CHUNK = 1000  # ids per IN (…) list
 
 
 class Volunteer:
-    """A volunteer row: columns read as attributes; `set` changes it for the flush."""
+    """A volunteer row: columns read as attributes; `set` changes it for `save`."""
 
     __slots__ = ("values", "changed")
 
@@ -49,20 +52,9 @@ class Volunteer:
         self.changed.update(changes)
 
 
-class AppreciationState:
-    KEY = "appreciation"
-
-    @classmethod
-    def of(cls, unit: Unit) -> AppreciationState:
-        """The state of this unit's transaction, created on first use."""
-        state = unit.state.get(cls.KEY)
-        if state is None:
-            state = unit.state[cls.KEY] = cls(unit)
-            unit.before_flush(state.flush)
-        return state
-
-    def __init__(self, unit: Unit) -> None:
-        self.session = unit.session
+class Store:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
         self.volunteers: dict[str, Volunteer] = {}
         self.shift_known: dict[str, bool] = {}  # shift id → already counted
         self.milestones: set[tuple[str, str]] = set()  # (volunteer, milestone) in the ledger
@@ -133,13 +125,19 @@ class AppreciationState:
         self.new_ledger.append(row)
         return True
 
-    async def add_mail(self, row: dict) -> bool:
-        await self.volunteer(row["volunteer_id"])
-        key = (row["volunteer_id"], row["occasion"], row["notification"])
+    async def queue_mail(self, volunteer_id: str, occasion: str, notification: str, audience: str, context: dict,
+                         *, created_at: datetime) -> bool:
+        """A pending mail, due now: `next_attempt_at` is operational (wall clock), so a
+        sweep run "as of" a later moment still sends now."""
+        await self.volunteer(volunteer_id)
+        key = (volunteer_id, occasion, notification)
         if key in self.mail_keys:
             return False
         self.mail_keys.add(key)
-        self.new_mails.append(row)
+        self.new_mails.append(dict(
+            volunteer_id=volunteer_id, occasion=occasion, notification=notification, audience=audience,
+            context=context, status="pending", attempts=0, next_attempt_at=datetime.now(timezone.utc),
+            created_at=created_at))
         return True
 
     def release_waiting_mails(self, volunteer_id: str) -> None:
@@ -152,7 +150,7 @@ class AppreciationState:
 
     # -- writing ---------------------------------------------------------------
 
-    async def flush(self) -> None:
+    async def save(self) -> None:
         """Write every change in one statement per table (executemany)."""
         session = self.session
         changed = [v for v in self.volunteers.values() if v.changed]
@@ -181,3 +179,91 @@ class AppreciationState:
 def _chunks(items: list[str]) -> Iterable[list[str]]:
     for start in range(0, len(items), CHUNK):
         yield items[start:start + CHUNK]
+
+
+# -- the sweep ---------------------------------------------------------------------
+
+async def due_for_sweep(session: AsyncSession, today: date, after_id: str, limit: int) -> list[str]:
+    """Ids (in order, after `after_id`) of volunteers whose next sweep day has come."""
+    return list((await session.scalars(
+        select(volunteers.c.volunteer_id)
+        .where(volunteers.c.next_sweep_on <= today, volunteers.c.erased_at.is_(None),
+               volunteers.c.volunteer_id > after_id)
+        .order_by(volunteers.c.volunteer_id).limit(limit))).all())
+
+
+# -- the mail queue ----------------------------------------------------------------
+
+async def claim_due_mails(session: AsyncSession, now: datetime, limit: int, lease: timedelta) -> list:
+    """Take the next due mails for one sender: lock them (skipping rows another sender
+    holds) and move their next attempt a lease ahead, in one transaction. Each row
+    carries its volunteer's name, address, language, consent and state."""
+    async with session.begin():
+        ids = (await session.scalars(
+            # In the order of the (status, next_attempt_at) index: a large queue of mail
+            # not yet due (waiting, retrying) is then never scanned.
+            select(mails.c.id).where(mails.c.status == "pending", mails.c.next_attempt_at <= now)
+            .order_by(mails.c.next_attempt_at, mails.c.id).limit(limit)
+            .with_for_update(skip_locked=True))).all()
+        if not ids:
+            return []
+        await session.execute(update(mails).where(mails.c.id.in_(ids)).values(next_attempt_at=now + lease))
+        return (await session.execute(
+            select(mails, volunteers.c.name, volunteers.c.email, volunteers.c.language,
+                   volunteers.c.coordinator_email, volunteers.c.consent, volunteers.c.unsubscribed_at,
+                   volunteers.c.erased_at, volunteers.c.registered_at)
+            .join(volunteers, volunteers.c.volunteer_id == mails.c.volunteer_id)
+            .where(mails.c.id.in_(ids)).order_by(mails.c.id))).all()
+
+
+async def record_sent(session: AsyncSession, sent: list[tuple], now: datetime) -> None:
+    """Mark (mail, recipient) pairs sent; a volunteer erased while their mail was on
+    its way keeps no address or context of theirs."""
+    await update_each(session, mails, [
+        ({"id": mail.id}, {"status": "sent", "sent_at": now, "recipient": recipient,
+                           "attempts": mail.attempts + 1, "last_error": None})
+        for mail, recipient in sent])
+    await session.execute(update(mails).where(
+        mails.c.id.in_([mail.id for mail, _ in sent]),
+        mails.c.volunteer_id.in_(select(volunteers.c.volunteer_id).where(
+            volunteers.c.erased_at.is_not(None)))).values(recipient=None, context={}))
+
+
+async def record_outcomes(session: AsyncSession, rescheduled: list, finished: list, refused: list) -> None:
+    """A batch's other outcomes, one statement per kind."""
+    # Only while the row still holds our claim: a registration arriving meanwhile
+    # set its next attempt to now, and that must stand.
+    await update_each(session, mails, [
+        ({"id": mail.id, "next_attempt_at": mail.next_attempt_at},
+         {"next_attempt_at": when, "last_error": reason, "attempts": attempts})
+        for mail, when, reason, attempts in rescheduled])
+    await update_each(session, mails, [
+        ({"id": mail.id}, {"status": status, "last_error": reason}) for mail, status, reason in finished])
+    await update_each(session, mails, [
+        ({"id": mail.id}, {"status": "failed", "last_error": f"SMTP {code}", "attempts": mail.attempts + 1})
+        for mail, code in refused])
+
+
+# -- the HTTP API's reads and the unsubscribe ----------------------------------------
+
+async def ledger_of(connection: AsyncConnection | AsyncSession, volunteer_id: str) -> list:
+    return list(await connection.execute(
+        select(ledger).where(ledger.c.volunteer_id == volunteer_id).order_by(ledger.c.reached_on)))
+
+
+async def mail_queue(connection: AsyncConnection | AsyncSession, status: str | None, limit: int) -> list[dict]:
+    query = select(mails.c.id, mails.c.volunteer_id, mails.c.occasion, mails.c.notification, mails.c.audience,
+                   mails.c.status, mails.c.attempts, mails.c.last_error, mails.c.created_at, mails.c.sent_at)
+    if status:
+        query = query.where(mails.c.status == status)
+    rows = await connection.execute(query.order_by(mails.c.id.desc()).limit(limit))
+    return [dict(row._mapping) for row in rows]
+
+
+async def unsubscribe(session: AsyncSession, volunteer_id: str, now: datetime) -> None:
+    """Record the opt-out and skip the volunteer's pending appreciation mail."""
+    await session.execute(update(volunteers).where(
+        volunteers.c.volunteer_id == volunteer_id, volunteers.c.unsubscribed_at.is_(None)).values(unsubscribed_at=now))
+    await session.execute(update(mails).where(
+        mails.c.volunteer_id == volunteer_id, mails.c.audience == "volunteer",
+        mails.c.status == "pending").values(status="skipped", last_error="unsubscribed"))
