@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -91,6 +92,9 @@ class ServiceRuntime:
         self.producer_started = False
         # Reads API_TOKENS_FILE on the first request, and again whenever it changed.
         self.auth = Authenticator(self.settings.api_tokens_file)
+        # Every service's export of a person, when the services share this process
+        # (`run all` sets it); None when this service runs alone.
+        self.export_everywhere: Callable[[str], Awaitable[dict]] | None = None
 
     @property
     def name(self) -> str:
@@ -325,6 +329,12 @@ class ServiceRuntime:
                     "tables": await export_volunteer(connection, self.definition.metadata, volunteer_id)}
 
 
+async def export_from(runtimes: list[ServiceRuntime], volunteer_id: str) -> dict:
+    """One document of what each of these services holds about a person."""
+    return {"volunteer_id": volunteer_id,
+            "services": {runtime.name: (await runtime.export(volunteer_id))["tables"] for runtime in runtimes}}
+
+
 def combined_app(runtimes: list[ServiceRuntime], settings: Settings) -> FastAPI:
     """`dankjewel run all`: each service's API under /<service>, and one admin
     endpoint that returns what every service holds about a person."""
@@ -333,10 +343,11 @@ def combined_app(runtimes: list[ServiceRuntime], settings: Settings) -> FastAPI:
     @app.get("/volunteers/{volunteer_id}/export", tags=["privacy"], dependencies=[runtimes[0].auth.requires("admin")])
     async def export(volunteer_id: SafeId) -> dict:
         """Everything dankjewel holds about one volunteer, from every service (GDPR art. 15/20)."""
-        return {"volunteer_id": volunteer_id,
-                "services": {runtime.name: (await runtime.export(volunteer_id))["tables"] for runtime in runtimes}}
+        return await export_from(runtimes, volunteer_id)
 
     app.include_router(runtimes[0].events_router())
     for runtime in runtimes:
+        # The console offers administrators the same document as a download.
+        runtime.export_everywhere = functools.partial(export_from, runtimes)
         app.mount(f"/{runtime.name}", runtime.http_app())
     return app

@@ -85,6 +85,17 @@ class LocalPostgres:
                        timeout=120)
 
 
+def ensure_chromium() -> str:
+    """The path of Debian's Chromium for the browser tests, installed by
+    deploy/chromium/chromium.sh when missing (as root). A missing browser fails the
+    test that needs it, with the script's advice: never a skip."""
+    result = subprocess.run([str(ROOT / "deploy/chromium/chromium.sh"), "ensure"], capture_output=True, text=True,
+                            timeout=900)
+    if result.returncode != 0:
+        raise RuntimeError(f"deploy/chromium/chromium.sh ensure failed:\n{result.stderr}")
+    return result.stdout.strip().splitlines()[-1]
+
+
 def fresh_local_kafka(port: int, name: str) -> LocalKafka:
     """A broker in a fixed folder per port: a leftover of an interrupted run is
     stopped and wiped rather than blocking the port."""

@@ -1,11 +1,11 @@
 """The console's rules as pure functions: which event answers which alert, what a
-coordinator is asked to do, who is due for an anniversary, when a to-do is overdue,
-and how names are searched."""
+coordinator is asked to do, when a to-do is overdue, and how names are searched.
+(Which milestones are coming up is appreciation's rule: the console shows what
+`milestones.upcoming` says.)"""
 
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass
 from datetime import date, timedelta
 
 # Alerts appreciation raises (alerts.raised `reason`), the check-in that answers each
@@ -41,28 +41,6 @@ def closed_by_shift(reason: str) -> bool:
     return reason in ("quiet-volunteer", "missed-shifts")
 
 
-@dataclass(frozen=True)
-class Anniversary:
-    years: int
-    on: date
-
-
-def next_anniversary(service_started_on: date | None, today: date, within_days: int = 30) -> Anniversary | None:
-    """The volunteer's next full year of service if it falls within `within_days` of
-    today (today included). 29 February counts on 28 February in other years."""
-    if service_started_on is None or service_started_on > today:
-        return None
-    for year in (today.year, today.year + 1):
-        try:
-            on = service_started_on.replace(year=year)
-        except ValueError:  # 29 February
-            on = date(year, 2, 28)
-        years = year - service_started_on.year
-        if on >= today and years >= 1:
-            return Anniversary(years, on) if (on - today).days <= within_days else None
-    return None
-
-
 SNOOZE = timedelta(days=7)
 
 
@@ -77,13 +55,6 @@ def todo_overdue(due_on: date, today: date, *, snoozed_until: date | None = None
     """Whether the console should report this to-do overdue today: still open, not
     reported before, and its deadline (the due day itself included) has passed."""
     return not done and not escalated and todo_deadline(due_on, snoozed_until) < today
-
-
-def days_of_year_ahead(today: date, days: int) -> set[tuple[int, int]]:
-    """(month, day) of today and the next `days` days, with 29 February when 28
-    February is among them (an anniversary of 29 February falls on the 28th)."""
-    ahead = {((today + timedelta(n)).month, (today + timedelta(n)).day) for n in range(days + 1)}
-    return ahead | {(2, 29)} if (2, 28) in ahead else ahead
 
 
 def search_key(name: str) -> str:

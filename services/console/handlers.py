@@ -1,8 +1,8 @@
 """Event → the console's read model, one function per consumed event type.
 
 The console keeps only what coordinators look at: a volunteer's name (for search),
-language, coordinator and counts; open alerts; to-dos; and a timeline of ids, dates
-and kinds. It never reads another service's tables."""
+language, coordinator and counts; open alerts; to-dos; upcoming milestones; and a
+timeline of ids, dates and kinds. It never reads another service's tables."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import delete, select, update
 
 from services.console import domain
-from services.console.tables import alerts, timeline, todos, volunteers
+from services.console.tables import alerts, timeline, todos, upcoming, volunteers
 from shared.db import insert_if_absent
 from shared.delivery import Unit
 from shared.envelope import Envelope
@@ -91,6 +91,7 @@ async def erase(unit: Unit, event: Envelope) -> None:
         erased_at=event.data.requested_at))
     await unit.session.execute(delete(timeline).where(timeline.c.volunteer_id == volunteer_id))
     await unit.session.execute(delete(todos).where(todos.c.volunteer_id == volunteer_id))
+    await unit.session.execute(delete(upcoming).where(upcoming.c.volunteer_id == volunteer_id))
     await unit.session.execute(update(alerts).where(alerts.c.volunteer_id == volunteer_id).values(
         coordinator_email=None, acknowledged_by=None))
     await _close_alerts(unit, volunteer_id, lambda reason: True, "erasure")
@@ -161,10 +162,45 @@ async def note_acknowledgement(unit: Unit, event: Envelope) -> None:
 
 
 async def note_milestone(unit: Unit, event: Envelope) -> None:
+    """A milestone reached: on the timeline, and no longer upcoming."""
     data = event.data
     if await _known_and_not_erased(unit, data.volunteer_id):
         await _note(unit, event, "milestone", datetime.combine(data.reached_on, datetime.min.time(), unit.now.tzinfo),
                     milestone=data.milestone, celebrated=data.celebrated)
+        await unit.session.execute(delete(upcoming).where(
+            upcoming.c.volunteer_id == data.volunteer_id, upcoming.c.milestone == data.milestone))
+
+
+async def _reached(unit: Unit, volunteer_id: str) -> set[str]:
+    """The milestones the volunteer reached, as far as the console has heard (its timeline)."""
+    details = await unit.session.scalars(select(timeline.c.detail).where(
+        timeline.c.volunteer_id == volunteer_id, timeline.c.kind == "milestone"))
+    return {detail.get("milestone") for detail in details}
+
+
+def _upsert(session, table):  # noqa: ANN001, ANN202 - the dialect's INSERT, which has ON CONFLICT DO UPDATE
+    if session.bind.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
+
+
+async def note_upcoming(unit: Unit, event: Envelope) -> None:
+    """A volunteer's next milestone of a measure, and what dankjewel will send for it.
+    It replaces what the console knew of that measure: the topic is keyed by volunteer,
+    so the last one consumed is the newest. One already reached (the reached event,
+    on another topic, came first) is out of date and changes nothing."""
+    data = event.data
+    if not await _known_and_not_erased(unit, data.volunteer_id):
+        return
+    if data.milestone in await _reached(unit, data.volunteer_id):
+        return
+    values = dict(milestone=data.milestone, threshold=data.threshold, value=data.value, expected_on=data.expected_on,
+                  sends=[mail.model_dump(mode="json") for mail in data.sends], announced_at=event.time or unit.now)
+    statement = _upsert(unit.session, upcoming).values(volunteer_id=data.volunteer_id, measure=data.measure, **values)
+    await unit.session.execute(statement.on_conflict_do_update(
+        index_elements=[upcoming.c.volunteer_id, upcoming.c.measure], set_=values))
 
 
 async def note_mail(unit: Unit, event: Envelope) -> None:

@@ -15,6 +15,7 @@ from shared.contracts import (
     CHECKIN_COMPLETED,
     HELP_OFFERED,
     MILESTONE_REACHED,
+    MILESTONE_UPCOMING,
     SHIFT_COMPLETED,
     SHIFT_MISSED,
     TODO_DONE,
@@ -58,6 +59,7 @@ definition = ServiceDefinition(
         Subscription(ALERT_RAISED, handlers.open_alert),
         Subscription(ALERT_ACKNOWLEDGED, handlers.note_acknowledgement),
         Subscription(MILESTONE_REACHED, handlers.note_milestone),
+        Subscription(MILESTONE_UPCOMING, handlers.note_upcoming),
         Subscription(APPRECIATION_SENT_V2, handlers.note_mail),
         Subscription(APPRECIATION_SENT, handlers.note_mail),  # records from before v2
         Subscription(TODO_OPENED, handlers.open_todo),

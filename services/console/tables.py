@@ -1,7 +1,7 @@
 """The console's own tables: accounts, and a read model built only from events."""
 
-from sqlalchemy import (JSON, Boolean, Column, Date, Index, Integer, MetaData, PrimaryKeyConstraint, String, Table,
-                        Text, UniqueConstraint)
+from sqlalchemy import (JSON, Boolean, Column, Date, Float, Index, Integer, MetaData, PrimaryKeyConstraint, String,
+                        Table, Text, UniqueConstraint)
 
 from shared.db import BigId, UtcDateTime, delivery_tables
 
@@ -108,4 +108,23 @@ todos = Table(
     Column("escalated_at", UtcDateTime, nullable=True),  # todos.overdue published
     PrimaryKeyConstraint("volunteer_id", "todo_id"),
     Index("console_todos_open", "status", "due_on"),
+)
+
+# A volunteer's next milestone of each measure (shifts, hours, years) and what
+# dankjewel will send for it, as appreciation announced it (milestones.upcoming):
+# the newest announcement of a measure replaces the previous one, the milestone's
+# milestones.reached removes it, and so does the volunteer's erasure.
+upcoming = Table(
+    "console_upcoming",
+    metadata,
+    Column("volunteer_id", String(200), nullable=False),
+    Column("measure", String(20), nullable=False),  # shifts | hours | years
+    Column("milestone", String(100), nullable=False),  # e.g. shifts-50, years-5
+    Column("threshold", Integer, nullable=False),
+    Column("value", Float, nullable=False),  # where the volunteer stands now
+    Column("expected_on", Date, nullable=True),  # years: the anniversary
+    Column("sends", JSON, nullable=False),  # [{"notification", "audience", "on"}], as published
+    Column("announced_at", UtcDateTime, nullable=False),  # the event's time
+    PrimaryKeyConstraint("volunteer_id", "measure"),
+    Index("console_upcoming_due", "measure", "expected_on"),
 )

@@ -8,6 +8,7 @@ from functools import lru_cache
 
 from babel import Locale
 from babel.dates import format_date
+from babel.numbers import format_decimal
 
 TEXTS: dict[str, dict[str, str]] = {
     "nl": {
@@ -32,9 +33,24 @@ TEXTS: dict[str, dict[str, str]] = {
         "open_alerts": "Open signalen",
         "no_open_alerts": "Geen open signalen.",
         "show_all": "Alle %d tonen",
-        "upcoming": "Binnenkort (de komende %d dagen)",
+        "upcoming": "Mijlpalen in aantocht",
+        "upcoming_explained": "Jubilea in de komende %d dagen, en aantallen diensten en uren die bijna bereikt zijn.",
         "no_upcoming": "Niets in de komende dagen.",
-        "years_of_service": "%d jaar vrijwilliger",
+        "next_milestones": "Volgende mijlpalen",
+        "no_next_milestones": "Geen mijlpaal aangekondigd.",
+        "measure_shifts": "%s diensten", "measure_shifts_1": "%s dienst",
+        "measure_hours": "%s uur", "measure_hours_1": "%s uur",
+        "measure_years": "%s jaar vrijwilliger", "measure_years_1": "%s jaar vrijwilliger",
+        "standing": "nu %(value)s van %(threshold)s",
+        "will_send": "dankjewel stuurt:",
+        "sends_nothing": "dankjewel stuurt hiervoor niets.",
+        "planned_first-shift-thanks": "Bedankje na de eerste dienst", "planned_milestone-card": "Mijlpaalkaart",
+        "planned_service-anniversary": "Jubileumkaart", "planned_lunch-invitation": "Lunchuitnodiging",
+        "planned_coordinator-reminder": "Herinnering",
+        "audience_volunteer": "aan de vrijwilliger", "audience_coordinator": "aan de coördinator",
+        "audience_lead": "aan de leiding",
+        "planned_on": "%(what)s %(whom)s op %(date)s",
+        "planned_when_reached": "%(what)s %(whom)s zodra de mijlpaal bereikt is",
         "on_date": "op",
         "since": "Sinds",
         "days_ago": "%d dagen",
@@ -81,6 +97,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "done_confirm-erase": "Typ het id van de vrijwilliger om te bevestigen.",
         "privacy": "Privacy",
         "erase": "Wissen",
+        "export": "Exporteren",
+        "export_everything": "Download als JSON alles wat dankjewel over deze vrijwilliger bewaart, in elke dienst (AVG art. 15 en 20).",
+        "export_console_only": "Download als JSON wat de console over deze vrijwilliger bewaart (alleen de eigen tabellen van de console). Voor alles wat dankjewel bewaart: dankjewel export %s.",
         "erase_explained": "Wist alle persoonsgegevens van deze vrijwilliger in elke dienst. Dit kan niet ongedaan worden.",
         "erase_confirm": "Typ %s om te bevestigen",
         "console": "coördinatoren",
@@ -135,9 +154,24 @@ TEXTS: dict[str, dict[str, str]] = {
         "open_alerts": "Open alerts",
         "no_open_alerts": "No open alerts.",
         "show_all": "Show all %d",
-        "upcoming": "Coming up (the next %d days)",
+        "upcoming": "Milestones coming up",
+        "upcoming_explained": "Anniversaries in the next %d days, and shift and hour counts nearly reached.",
         "no_upcoming": "Nothing in the coming days.",
-        "years_of_service": "%d years of volunteering",
+        "next_milestones": "Next milestones",
+        "no_next_milestones": "No milestone announced.",
+        "measure_shifts": "%s shifts", "measure_shifts_1": "%s shift",
+        "measure_hours": "%s hours", "measure_hours_1": "%s hour",
+        "measure_years": "%s years of service", "measure_years_1": "%s year of service",
+        "standing": "now %(value)s of %(threshold)s",
+        "will_send": "dankjewel will send:",
+        "sends_nothing": "dankjewel sends nothing for this.",
+        "planned_first-shift-thanks": "Thank-you after the first shift", "planned_milestone-card": "Milestone card",
+        "planned_service-anniversary": "Anniversary card", "planned_lunch-invitation": "Lunch invitation",
+        "planned_coordinator-reminder": "Reminder",
+        "audience_volunteer": "to the volunteer", "audience_coordinator": "to the coordinator",
+        "audience_lead": "to the lead",
+        "planned_on": "%(what)s %(whom)s on %(date)s",
+        "planned_when_reached": "%(what)s %(whom)s once the milestone is reached",
         "on_date": "on",
         "since": "Since",
         "days_ago": "%d days",
@@ -184,6 +218,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "done_confirm-erase": "Type the volunteer's id to confirm.",
         "privacy": "Privacy",
         "erase": "Erase",
+        "export": "Export",
+        "export_everything": "Download, as JSON, everything dankjewel holds about this volunteer, in every service (GDPR art. 15 and 20).",
+        "export_console_only": "Download, as JSON, what the console holds about this volunteer (the console's own tables only). For everything dankjewel holds: dankjewel export %s.",
         "erase_explained": "Erases this volunteer's personal data in every service. This cannot be undone.",
         "erase_confirm": "Type %s to confirm",
         "console": "coordinators",
@@ -233,6 +270,37 @@ def long_date(day: date, language: str) -> str:
 @lru_cache(maxsize=None)
 def _locale(name: str) -> Locale:
     return Locale.parse(name)
+
+
+def number(value: float, language: str) -> str:
+    """A count as the reader writes it: "47,5" and "1.000" in Dutch, "47.5" and "1,000" in English."""
+    return format_decimal(value, format="#,##0.#", locale=_locale(DATE_LOCALES.get(language, "nl")))
+
+
+def milestone_words(measure: str, threshold: int, milestone: str, language: str) -> str:
+    """A milestone in words: "50 diensten", "5 jaar vrijwilliger", "100 hours"; the
+    milestone's name when the measure has no words."""
+    words = TEXTS.get(language, TEXTS["nl"])
+    template = words.get(f"measure_{measure}_1" if threshold == 1 else f"measure_{measure}")
+    return template % number(threshold, language) if template else milestone
+
+
+def standing(value: float, threshold: int, language: str) -> str:
+    """Where the volunteer stands: "nu 48 van 50", "now 48 of 50"."""
+    words = TEXTS.get(language, TEXTS["nl"])
+    return words["standing"] % {"value": number(value, language), "threshold": number(threshold, language)}
+
+
+def planned_mail(notification: str, audience: str, on: date | None, language: str) -> str:
+    """What dankjewel will send, to whom and when: "Jubileumkaart aan de vrijwilliger op
+    4 december 2026", "Milestone card to the volunteer once the milestone is reached".
+    A notification without words yet is named as it is."""
+    words = TEXTS.get(language, TEXTS["nl"])
+    values = {"what": words.get(f"planned_{notification}", notification),
+              "whom": words.get(f"audience_{audience}", audience)}
+    if on is None:
+        return words["planned_when_reached"] % values
+    return words["planned_on"] % (values | {"date": long_date(on, language)})
 
 
 def todo_sentence(action: str, name: str, due_on: date, language: str) -> str:

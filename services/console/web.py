@@ -4,26 +4,30 @@ Server-rendered HTML with plain forms (no JavaScript needed). Every page needs a
 signed-in person (services/console/accounts.py); every form carries its CSRF token.
 What a coordinator does is published as events, like every other service's writes:
 "I spoke to them" is a `checkins.completed`, "I'll take this" an `alerts.acknowledged`,
-a to-do's "Done" a `todos.done` and "Snooze a week" a `todos.snoozed`."""
+a to-do's "Done" a `todos.done` and "Snooze a week" a `todos.snoozed`. Admins also
+erase (`volunteers.erased`) and export (a JSON download; see `export_volunteer_data`)."""
 
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
 import uuid
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from pydantic import ValidationError
 from sqlalchemy import func, or_, select
 
 from services.console import accounts, domain
-from services.console.tables import alerts, timeline, todos, users, volunteers
-from services.console.texts import Words, long_date, todo_sentence
+from services.console.tables import alerts, metadata, timeline, todos, upcoming, users, volunteers
+from services.console.texts import Words, long_date, milestone_words, planned_mail, standing, todo_sentence
 from shared.contracts import (
     ALERT_ACKNOWLEDGED,
     CHECKIN_COMPLETED,
@@ -36,13 +40,16 @@ from shared.contracts import (
     TodoSnoozed,
     VolunteerErased,
 )
+from shared.privacy import export_volunteer
 from shared.service import ServiceRuntime
 from shared.values import SafeId
+
+log = logging.getLogger(__name__)
 
 TEMPLATES = Path(__file__).parent / "templates"
 TODAY_ALERTS = 200  # the oldest first; more are behind "show all"
 TODAY_UPCOMING = 100  # the soonest first; likewise
-UPCOMING_DAYS = 30
+UPCOMING_DAYS = 30  # anniversaries this many days ahead (today and the 30th day included) show on Today
 # Where a to-do's form returns to (its hidden `back` field); anything else: the volunteer.
 BACK_TO = {"today": "/", "mine": "/?mine=true"}
 
@@ -51,6 +58,50 @@ BACK_TO = {"today": "/", "mine": "/?mine=true"}
 def _environment() -> Environment:
     return Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True),
                        undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+
+
+@dataclass(frozen=True)
+class UpcomingMilestone:
+    """One row of "milestones coming up", in the reader's language (escaped by the template)."""
+
+    volunteer_id: str
+    name: str | None
+    active: bool
+    what: str  # "50 diensten", "5 years of service"
+    standing: str  # "nu 48 van 50"
+    expected_on: date | None
+    sends: list[str]  # "Jubileumkaart aan de vrijwilliger op 4 december 2026", …
+
+
+def describe_upcoming(row, language: str) -> UpcomingMilestone:  # noqa: ANN001 - a console_upcoming row
+    """A console_upcoming row (joined with the volunteer's name and active) in words."""
+    sends = []
+    for mail in row.sends or []:
+        on = mail.get("on")
+        sends.append(planned_mail(str(mail.get("notification")), str(mail.get("audience")),
+                                  date.fromisoformat(on) if on else None, language))
+    return UpcomingMilestone(
+        volunteer_id=row.volunteer_id, name=row.name, active=bool(row.active),
+        what=milestone_words(row.measure, row.threshold, row.milestone, language),
+        standing=standing(row.value, row.threshold, language), expected_on=row.expected_on, sends=sends)
+
+
+def upcoming_query():  # noqa: ANN201 - a Select
+    """Upcoming milestones with the volunteer's name, soonest first: dated ones (years
+    of service) by date, then the undated (shift and hour counts) by name."""
+    return (select(upcoming, volunteers.c.name, volunteers.c.active)
+            .join(volunteers, volunteers.c.volunteer_id == upcoming.c.volunteer_id)
+            .where(volunteers.c.erased_at.is_(None))
+            .order_by(upcoming.c.expected_on.asc().nulls_last(), volunteers.c.name, upcoming.c.volunteer_id,
+                      upcoming.c.measure))
+
+
+def on_today(day: date):  # noqa: ANN201 - a WHERE clause
+    """Which upcoming milestones Today shows: years of service within UPCOMING_DAYS of
+    the organisation's `day`; shift and hour counts always (appreciation announces
+    them only when nearly reached)."""
+    return or_(upcoming.c.measure != "years",
+               upcoming.c.expected_on.between(day, day + timedelta(days=UPCOMING_DAYS)))
 
 
 def account_ref(email: str) -> str:
@@ -102,27 +153,15 @@ def routes(runtime: ServiceRuntime) -> APIRouter:
             open_alerts = (await session.execute(query if everything else query.limit(TODAY_ALERTS))).all()
             open_todos = (await session.execute(todo_query)).all()
             total = await session.scalar(counting)
-            people = select(volunteers.c.volunteer_id, volunteers.c.name, volunteers.c.service_started_on,
-                            volunteers.c.coordinator_email).where(
-                volunteers.c.erased_at.is_(None), volunteers.c.active.is_(True),
-                volunteers.c.service_started_on.is_not(None))
+            coming = upcoming_query().where(on_today(day))
             if mine:
-                people = people.where(volunteers.c.coordinator_email == person.email)
-            upcoming = []
-            window = domain.days_of_year_ahead(day, UPCOMING_DAYS)  # a cheap test before the exact one
-            for row in await session.execute(people):
-                started = row.service_started_on
-                if (started.month, started.day) in window:
-                    anniversary = domain.next_anniversary(started, day, UPCOMING_DAYS)  # the organisation's today
-                    if anniversary is not None:
-                        upcoming.append((anniversary, row))
+                coming = coming.where(volunteers.c.coordinator_email == person.email)
+            coming_rows = (await session.execute(coming if everything else coming.limit(TODAY_UPCOMING))).all()
+            upcoming_total = await session.scalar(select(func.count()).select_from(coming.order_by(None).subquery()))
             names = await coordinators(session)
-        upcoming.sort(key=lambda pair: (pair[0].on, pair[1].name or ""))
-        upcoming_total = len(upcoming)
-        if not everything:
-            upcoming = upcoming[:TODAY_UPCOMING]
+        coming_up = [describe_upcoming(row, person.language) for row in coming_rows]
         return page(request, person, "today.html", alerts=open_alerts, total=total, mine=mine,
-                    upcoming=upcoming, upcoming_total=upcoming_total, now=now, taken_by=names, days=UPCOMING_DAYS,
+                    upcoming=coming_up, upcoming_total=upcoming_total, now=now, taken_by=names, days=UPCOMING_DAYS,
                     suggestion=domain.suggestion, todos=open_todos, today=day, done=done,
                     back="mine" if mine else "today")
 
@@ -153,8 +192,12 @@ def routes(runtime: ServiceRuntime) -> APIRouter:
                 alerts.c.volunteer_id == volunteer_id, alerts.c.closed_at.is_(None)).order_by(alerts.c.due_since))).all()
             its_todos = (await session.execute(select(todos).where(todos.c.volunteer_id == volunteer_id)
                                                .order_by(todos.c.due_on, todos.c.todo_id))).all()
+            next_milestones = (await session.execute(
+                upcoming_query().where(upcoming.c.volunteer_id == volunteer_id))).all()
             names = await coordinators(session)
         return page(request, person, "volunteer.html", volunteer=row, history=history, alerts=open_alerts,
+                    upcoming=[describe_upcoming(milestone, person.language) for milestone in next_milestones],
+                    exports_everything=exporter() is not None,
                     taken_by=names, done=done, suggestion=domain.suggestion, now=runtime.clock(),
                     todos=[todo for todo in its_todos if todo.status == "open"],
                     done_todos=[todo for todo in its_todos if todo.status == "done"], today=local_today(),
@@ -274,6 +317,45 @@ def routes(runtime: ServiceRuntime) -> APIRouter:
         async with runtime.engine.begin() as connection:
             await connection.execute(users.update().where(users.c.email == person.email).values(language=language))
         return RedirectResponse(f"{request.scope.get('root_path', '')}/", status.HTTP_303_SEE_OTHER)
+
+    def exporter():  # noqa: ANN202
+        """What every service in this process holds about a person, when the services
+        run in one process (`dankjewel run all` gives each runtime `export_everywhere`,
+        the assembly behind its /volunteers/{id}/export); None when the console runs alone."""
+        return runtime.export_everywhere
+
+    @router.post("/volunteers/{volunteer_id}/export")
+    async def export_volunteer_data(request: Request, volunteer_id: SafeId,
+                                    csrf: Annotated[str | None, Form()] = None,
+                                    person: accounts.Person = signed_in) -> Response:
+        """Admins only: the person's data as a JSON download (GDPR art. 15/20). Every
+        service's under `run all`; else the console's own, saying so and where the rest is."""
+        accounts.check_csrf(person, csrf)
+        if person.role != "admin":
+            raise HTTPException(status.HTTP_403_FORBIDDEN, detail="only administrators export volunteers' data")
+        async with runtime.engine.connect() as connection:
+            known = await connection.scalar(select(volunteers.c.volunteer_id).where(
+                volunteers.c.volunteer_id == volunteer_id))
+            if known is None:
+                raise HTTPException(status.HTTP_404_NOT_FOUND)
+            everywhere = exporter()
+            if everywhere is None:
+                services = {runtime.name: await export_volunteer(connection, metadata, volunteer_id)}
+        document = {"volunteer_id": volunteer_id, "exported_at": runtime.clock().isoformat()}
+        if everywhere is not None:
+            services = (await everywhere(volunteer_id))["services"]
+        else:
+            document["note"] = (
+                "Only the console's own tables: it reads no other service's tables and was not given their "
+                "export (that needs the services in one process, with `run all` handing it over). For everything, "
+                f"run `dankjewel export {volunteer_id}` with a DATABASE_URL that reaches every service's tables, or "
+                f"ask GET /volunteers/{volunteer_id}/export of `dankjewel run all` with an admin token.")
+        document["services"] = services
+        log.info("console: volunteer %s exported by account %s (%s)", volunteer_id, account_ref(person.email),
+                 "every service" if everywhere is not None else "the console's tables only")
+        return Response(json.dumps(document, indent=2, ensure_ascii=False) + "\n", media_type="application/json",
+                        headers={"Content-Disposition": f'attachment; filename="dankjewel-{volunteer_id}.json"',
+                                 "Cache-Control": "no-store"})
 
     @router.post("/volunteers/{volunteer_id}/erase")
     async def erase_volunteer(request: Request, volunteer_id: SafeId, csrf: Annotated[str | None, Form()] = None,

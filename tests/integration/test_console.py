@@ -1,7 +1,8 @@
 """The coordinator console on the real broker, PostgreSQL and SMTP server: an alert
 raised by the follow-up sweep shows on Today, "I spoke to Gerard" publishes a
 check-in that closes the clock, and no escalation follows; a card to write is a
-to-do, done in the console or, forgotten, reported to the lead once."""
+to-do, done in the console or, forgotten, reported to the lead once; upcoming
+milestones show until reached; an admin exports a volunteer's data."""
 
 from __future__ import annotations
 
@@ -21,8 +22,8 @@ from services.checkins.service import definition as checkins
 from services.checkins.tables import clocks, raised
 from services.console import accounts
 from services.console.service import definition as console
-from services.console.tables import alerts, todos
-from shared.contracts import HELP_OFFERED, VOLUNTEER_REGISTERED
+from services.console.tables import alerts, todos, upcoming
+from shared.contracts import HELP_OFFERED, MILESTONE_REACHED, MILESTONE_UPCOMING, VOLUNTEER_REGISTERED
 from tests.integration.conftest import eventually, read_topic, structured
 
 OFFERED_AT = datetime.fromisoformat("2026-09-01T10:00:00+02:00")
@@ -258,3 +259,75 @@ async def test_henks_card_is_a_to_do_done_in_the_console_and_a_forgotten_card_re
     mail = lead_mails()[0]
     assert mail["Subject"] == "De kaart voor Truus is nog niet geschreven"
     assert "10 maart 2027" in mail.get_body(("plain",)).get_content()
+
+
+DEC_1 = datetime.fromisoformat("2026-12-01T09:00:00+01:00")
+
+
+async def test_upcoming_milestones_show_on_today_until_reached_and_an_admin_exports_them(
+        start_service, producer, caplog):
+    console_service = await start_service(console, clock=lambda: DEC_1)
+    henk = f"henk-{uuid.uuid4().hex[:8]}"
+    await publish(producer, VOLUNTEER_REGISTERED, {
+        "volunteer_id": henk, "name": "Henk Verweij", "email": "henk@example.org", "language": "nl",
+        "registered_at": "2021-12-04T10:00:00+01:00", "coordinator_email": "ria@example.org"})
+    # What appreciation publishes: the anniversary with its date, and a shift count nearly reached.
+    await publish(producer, MILESTONE_UPCOMING, {
+        "volunteer_id": henk, "milestone": "years-5", "measure": "years", "threshold": 5, "value": 4,
+        "expected_on": "2026-12-04", "sends": [
+            {"notification": "coordinator-reminder", "audience": "coordinator", "on": "2026-11-27"},
+            {"notification": "service-anniversary", "audience": "volunteer", "on": "2026-12-04"}]})
+    await publish(producer, MILESTONE_UPCOMING, {
+        "volunteer_id": henk, "milestone": "shifts-50", "measure": "shifts", "threshold": 50, "value": 49,
+        "sends": [{"notification": "milestone-card", "audience": "volunteer"}]})
+
+    async def announced():
+        async with console_service.sessions() as session:
+            rows = (await session.execute(select(upcoming.c.measure, upcoming.c.milestone).where(
+                upcoming.c.volunteer_id == henk))).all()
+        return dict(rows)
+
+    assert await eventually(lambda: _when(announced(), lambda rows: len(rows) == 2)) == {
+        "years": "years-5", "shifts": "shifts-50"}
+    ria = await signed_in_client(console_service, "ria@example.org")
+    async with contextlib.aclosing(ria):
+        today = _words((await ria.get("/", params={"mine": "true"})).text)
+        assert "Henk Verweij · 5 jaar vrijwilliger op 4 december 2026 · nu 4 van 5" in today
+        assert "Jubileumkaart aan de vrijwilliger op 4 december 2026" in today
+        assert "Herinnering aan de coördinator op 27 november 2026" in today
+        assert "Henk Verweij · 50 diensten · nu 49 van 50" in today
+        assert today.index("5 jaar vrijwilliger") < today.index("50 diensten")  # dated first
+
+        await publish(producer, MILESTONE_REACHED, {"volunteer_id": henk, "milestone": "shifts-50",
+                                                    "reached_on": "2026-12-01", "celebrated": True})
+        assert await eventually(lambda: _when(announced(), lambda rows: len(rows) == 1)) == {"years": "years-5"}
+        assert "50 diensten" not in _words((await ria.get("/")).text)
+        page = await ria.get(f"/volunteers/{henk}")
+        assert "5 jaar vrijwilliger op 4 december 2026" in _words(page.text)
+        refused = await ria.post(f"/volunteers/{henk}/export", data={"csrf": csrf_of(page.text)})
+        assert refused.status_code == 403  # coordinators do not export
+
+    admin = await signed_in_client(console_service, "admin@example.org", role="admin")
+    async with contextlib.aclosing(admin):
+        page = await admin.get(f"/volunteers/{henk}")
+        download = await admin.post(f"/volunteers/{henk}/export", data={"csrf": csrf_of(page.text)})
+    assert download.status_code == 200
+    assert download.headers["content-disposition"] == f'attachment; filename="dankjewel-{henk}.json"'
+    document = download.json()
+    tables = document["services"]["console"]
+    assert tables["console_volunteers"][0]["name"] == "Henk Verweij"
+    assert [row["milestone"] for row in tables["console_upcoming"]] == ["years-5"]
+    assert [row["detail"].get("milestone") for row in tables["console_timeline"]
+            if row["kind"] == "milestone"] == ["shifts-50"]
+    assert f"dankjewel export {henk}" in document["note"]  # says what it left out, and where it is
+    assert any(f"volunteer {henk} exported by account u-" in r.getMessage() for r in caplog.records)
+
+
+async def _when(awaitable, check):
+    value = await awaitable
+    return value if check(value) else None
+
+
+def _words(page: str) -> str:
+    """A page as a reader sees it: its text without markup, one space between words."""
+    return " ".join(re.sub(r"<[^>]+>", " ", page).split())

@@ -5,7 +5,6 @@ from datetime import date
 import pytest
 
 from services.console import domain
-from services.console.domain import Anniversary
 from services.console.texts import todo_sentence
 
 
@@ -39,20 +38,6 @@ def test_which_check_in_answers_which_alert(reason, checkin, closes):
     ("quiet-volunteer", True), ("missed-shifts", True), ("intake-overdue", False), ("onboarding-overdue", False)])
 def test_a_shift_answers_worries_about_activity_only(reason, closes):
     assert domain.closed_by_shift(reason) is closes
-
-
-@pytest.mark.parametrize(("started", "today", "expected"), [
-    (date(2021, 12, 4), date(2026, 11, 30), Anniversary(5, date(2026, 12, 4))),  # Henk, in four days
-    (date(2021, 11, 30), date(2026, 11, 30), Anniversary(5, date(2026, 11, 30))),  # today counts
-    (date(2021, 11, 29), date(2026, 11, 30), None),  # yesterday: next is a year away
-    (date(2022, 1, 15), date(2026, 12, 20), Anniversary(5, date(2027, 1, 15))),  # across the new year
-    (date(2026, 12, 5), date(2026, 11, 30), None),  # has not started yet
-    (date(2026, 11, 1), date(2026, 11, 30), None),  # the first year is not full in 30 days
-    (date(2020, 2, 29), date(2027, 2, 20), Anniversary(7, date(2027, 2, 28))),
-    (None, date(2026, 11, 30), None),
-])
-def test_the_next_anniversary_within_thirty_days(started, today, expected):
-    assert domain.next_anniversary(started, today, 30) == expected
 
 
 @pytest.mark.parametrize(("name", "key"), [("Zoë", "zoe"), ("GERARD", "gerard"), ("Şükrü Öztürk", "sukru ozturk"),
@@ -113,11 +98,3 @@ def test_what_the_console_suggests(reason, key):
     from services.console.texts import TEXTS
 
     assert domain.suggestion(reason) == key and key in TEXTS["nl"] and key in TEXTS["en"]
-
-
-@pytest.mark.parametrize(("started", "today"), [
-    (date(2021, 12, 4), date(2026, 11, 30)), (date(2020, 2, 29), date(2027, 2, 20)),
-    (date(2022, 1, 15), date(2026, 12, 20)), (date(2021, 11, 29), date(2026, 11, 30))])
-def test_the_cheap_window_never_hides_an_anniversary(started, today):
-    if domain.next_anniversary(started, today, 30) is not None:
-        assert (started.month, started.day) in domain.days_of_year_ahead(today, 30)
