@@ -12,6 +12,11 @@ LABELS = (
     "1 raw aiokafka consume (getmany, 1 partition)",
     "2 pipeline throughput (1 partition)",
     "2 pipeline / raw consume",
+    "2 per batch: parse",
+    "2 per batch: inbox",
+    "2 per batch: handle",
+    "2 per batch: write",
+    "2 per batch: commit",
     "3 publish->SMTP latency p50",
     "3 publish->SMTP latency p99",
     "3 publish->SMTP latency p99.9",
@@ -29,6 +34,10 @@ LABELS = (
     "7 peer publish->SMTP latency p50",
     "7 peer publish->SMTP latency p99",
     "7 dankjewel / peer p99 latency",
+    "8 pipeline throughput, 1 process (4 partitions)",
+    "8 pipeline throughput, 2 processes (4 partitions)",
+    "8 2 processes / 1 process",
+    "9 import speed (CSV -> Kafka)",
 )
 
 

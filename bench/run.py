@@ -14,6 +14,8 @@ Phases (each bounded in count and time):
   5. resource figures of phases 2-3; 6. the console's Today page (bench/console_page.py)
   7. the peer (bench/peer.py: faststream + SQLAlchemy ORM + aiosmtplib as their docs
      teach) on its own topic: throughput over a backlog, then latency as in phase 3
+  8. pipeline throughput with 1 and with 2 consumer processes on 4 partitions (bench/scaling.py)
+  9. `dankjewel import` speed from a generated CSV (bench/import_speed.py)
 """
 
 from __future__ import annotations
@@ -67,6 +69,8 @@ class Options:
     # The peer sends each mail before its next event, so it is much slower than
     # phase 2: a smaller backlog keeps the phase within minutes (quick: seconds).
     peer_events: int = 2_000
+    scaling_events: int = 20_000  # phase 8, per run (1 process, then 2)
+    import_rows: int = 1_000_000  # phase 9
 
 
 @dataclass
@@ -270,6 +274,8 @@ async def pipeline_phase(runtime, count: int, deadline_s: float, result: Results
         marks["last_cpu"] = time.process_time()
 
     consumer.process_batch = timed  # instance attribute: run() looks it up on each batch
+    phases_before = dict(consumer.phase_seconds)
+    batches_before = consumer.stats["batches"]
 
     def done() -> bool:
         s = consumer.stats
@@ -289,6 +295,13 @@ async def pipeline_phase(runtime, count: int, deadline_s: float, result: Results
     result.figures["pipeline_cpu_share"] = (marks.get("last_cpu", 0) - marks.get("first_cpu", 0)) / elapsed \
         if elapsed > 0 else float("nan")
     result.figures["pipeline_stats"] = s
+    # Where a batch's time goes: the consumer's phases (and the service's own within
+    # `handle`), summed over the phase's batches, per batch in ms.
+    batches = max(1, s["batches"] - batches_before)
+    result.figures["pipeline_batch_ms"] = {
+        phase: (seconds - phases_before.get(phase, 0.0)) * 1000 / batches
+        for phase, seconds in consumer.phase_seconds.items()}
+    result.figures["pipeline_batch_size"] = handled / batches
     if s["dead_lettered"] or s["duplicates"]:
         result.notes.append(f"pipeline: {s['dead_lettered']} dead-lettered, {s['duplicates']} duplicates")
 
@@ -395,13 +408,14 @@ def sweep_population(rules, today: date, count: int, seed: int = 1):
 
 
 async def sweep_phase(settings, options: Options, sampler: RssSampler, result: Results) -> None:
-    from services.appreciation import domain, handlers
+    from services.appreciation import domain
+    from services.appreciation.rules import rules_for
     from services.appreciation.service import definition
     from shared.service import ServiceRuntime
 
     as_of = datetime.now(timezone.utc)
     today = domain.local_date(as_of, settings.timezone)
-    rows, due = sweep_population(handlers.rules_for(settings), today, options.volunteers)
+    rows, due = sweep_population(rules_for(settings), today, options.volunteers)
     say(f"sweep: copying {options.volunteers:,} volunteers into appreciation_volunteers")
     started = time.perf_counter()
     await copy_volunteers(settings.database_url, rows)
@@ -603,6 +617,13 @@ async def benchmark(options: Options, servers: Servers, result: Results) -> None
 
         # Phase 7: the peer, on the same servers and SMTP sink.
         await peer_phase(settings, smtp, options, servers.own_kafka, ended_at, result)
+
+        # Phase 8: 1 and 2 consumer processes on 4 partitions; phase 9: the CSV import.
+        from bench.import_speed import import_phase
+        from bench.scaling import scaling_phase
+
+        await scaling_phase(settings, options.scaling_events, ended_at, result, say)
+        await import_phase(settings, options.import_rows, now, result, say)
     finally:
         if profiler is not None:
             with contextlib.suppress(Exception):
@@ -631,6 +652,9 @@ def latency_rows(f: dict, key: str, label: str, cpu_of: str) -> list[Row]:
 
 
 def build_rows(options: Options, result: Results) -> list[Row]:
+    from bench.import_speed import import_rows
+    from bench.scaling import scaling_rows
+
     f = result.figures
     nan = float("nan")
     raw = f.get("raw_rate", nan)
@@ -644,10 +668,11 @@ def build_rows(options: Options, result: Results) -> list[Row]:
     return [
         Row("1 raw aiokafka consume (getmany, 1 partition)", raw, "events/s",
             note=f"best of 3: {', '.join(f'{r:,.0f}' for r in f.get('raw_rates', []))}"),
-        Row("2 pipeline throughput (1 partition)", rate, "events/s", at_least=2000,
+        Row("2 pipeline throughput (1 partition)", rate, "events/s", at_least=5000,
             note=f"{pipeline.get('processed', 0):,} events in {f.get('pipeline_seconds', nan):.2f} s; "
                  f"process CPU {f.get('pipeline_cpu_share', nan):.0%} of one core"),
         Row("2 pipeline / raw consume", ratio(rate, raw), "x", at_least=0.25),
+        *batch_rows(f),
         *latency_rows(f, "latency", "3 publish->SMTP latency", "service process (consumer + mail sender)"),
         *latency_rows(f, "split", "3b ... mail sender apart,", "consumer process; mail sender in its own"),
         Row("4 anniversary sweep time", f.get("sweep_seconds", nan), "s", at_most=5,
@@ -669,7 +694,29 @@ def build_rows(options: Options, result: Results) -> list[Row]:
         Row("6 console Today page p95", f.get("console_today_ms", {}).get(95, nan), "ms", at_most=200,
             note=f"{f.get('console_today_bytes', 0) / 1024:.0f} KiB of HTML"),
         *peer_rows(options, f),
+        *scaling_rows(options.scaling_events, f),
+        *import_rows(options.import_rows, f),
     ]
+
+
+# The consumer's phases in the order a batch goes through them; a service's own
+# phases (inside "handle") follow in the order they appear.
+BATCH_PHASES = ("parse", "inbox", "handle", "write", "commit")
+
+
+def batch_rows(f: dict) -> list[Row]:
+    """Phase 2's per-batch breakdown: ms per batch in each phase, and its share."""
+    spent = f.get("pipeline_batch_ms") or {}
+    if not spent:
+        return []
+    total = sum(spent.get(phase, 0.0) for phase in BATCH_PHASES)
+    own = [phase for phase in spent if phase not in BATCH_PHASES]
+    rows = []
+    for phase in (*BATCH_PHASES, *own):
+        label = f"2 per batch: {phase}" if phase in BATCH_PHASES else f"2 per batch:   handle/{phase}"
+        rows.append(Row(label, spent.get(phase, 0.0), "ms", note=f"{spent.get(phase, 0.0) / total:.0%} of the "
+                        f"batch ({f.get('pipeline_batch_size', 0):.0f} events per batch)" if total else ""))
+    return rows
 
 
 def peer_rows(options: Options, f: dict) -> list[Row]:
@@ -715,15 +762,19 @@ def parse(argv: list[str] | None) -> Options:
     parser.add_argument("--pg-port", type=int, default=24433, help="port of our own PostgreSQL (default 24433)")
     parser.add_argument("--profile", metavar="FILE", help="profile phases 2-3 with pyinstrument into FILE")
     parser.add_argument("--peer-events", type=int, help="events for the peer's throughput (default 2000; quick 500)")
+    parser.add_argument("--scaling-events", type=int, help="events per run of phase 8 (default 20000; quick 2000)")
+    parser.add_argument("--import-rows", type=int, help="rows of phase 9's CSV (default 1000000; quick 20000)")
     args = parser.parse_args(argv)
     options = Options(quick=args.quick, rate=args.rate, kafka_port=args.kafka_port, pg_port=args.pg_port,
                       profile=args.profile, mail_connections=args.mail_connections)
     if args.quick:
         options.events, options.volunteers, options.latency_seconds, options.timeout = 2000, 20_000, 5.0, 300.0
-        options.peer_events = 500
-    for name in ("events", "volunteers", "latency_seconds", "timeout", "peer_events"):
+        options.peer_events, options.scaling_events, options.import_rows = 500, 2000, 20_000
+    for name in ("events", "volunteers", "latency_seconds", "timeout", "peer_events", "scaling_events", "import_rows"):
         if getattr(args, name) is not None:
             setattr(options, name, getattr(args, name))
+    if options.scaling_events < 1 or options.import_rows < 1:
+        parser.error("sizes must be positive")
     if options.events < 1 or options.peer_events < 1 or options.volunteers < 1 or options.latency_seconds <= 0 or options.rate <= 0:
         parser.error("sizes must be positive")
     if not 1 <= options.mail_connections <= 8:

@@ -165,6 +165,82 @@ async def _run(definitions, settings, mail_folder: Path | None, background: bool
         catcher.stop()
 
 
+@app.command()
+def migrate(
+    service: Annotated[list[str] | None, typer.Argument(help="Only these services (default: every one)")] = None,
+    log_level: str = "WARNING",
+) -> None:
+    """Bring every service's tables to the newest migration, then exit; prints what it applied.
+
+    For deployments that migrate in a step of their own before starting (or upgrading)
+    instances. Each service migrates in one transaction under its advisory lock
+    (PostgreSQL), as a starting instance does, so running it beside starting
+    instances, or twice, is harmless: what is applied already is not applied again."""
+    from services.registry import all_services
+
+    _configure_logging(log_level)
+    services = all_services()
+    unknown = [name for name in service or () if name not in services]
+    if unknown:
+        typer.echo(f"dankjewel: unknown service {unknown[0]!r}; choose from {', '.join(services)}", err=True)
+        raise typer.Exit(2)
+    settings = _settings()
+    chosen = [services[name] for name in service] if service else list(services.values())
+    applied = asyncio.run(_migrate(chosen, settings))
+    for name, (_, after, revisions) in applied.items():
+        if revisions:
+            typer.echo(f"{name}: applied {', '.join(revisions)} (now at {', '.join(sorted(after))})")
+        else:
+            typer.echo(f"{name}: at {', '.join(sorted(after)) or 'no revision'}, nothing to apply")
+    total = sum(len(revisions) for _, _, revisions in applied.values())
+    typer.echo(f"{total} migrations applied")
+
+
+class _AppliedMigrations(logging.Handler):
+    """Collects the revisions Alembic runs in this process ("Running upgrade A -> B, …"):
+    what this process applied, not what another one applied meanwhile."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.revisions: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message.startswith("Running upgrade ") and " -> " in message:
+            self.revisions.append(message.split(" -> ", 1)[1].split(",", 1)[0].strip())
+
+
+async def _migrate(definitions, settings) -> dict:  # noqa: ANN001
+    """{service: (revisions before, revisions after, the revisions this process applied, in order)}."""
+    from shared.db import applied_revisions, create_engine
+    from shared.db import migrate as migrate_service
+
+    engine = create_engine(settings.database_url)
+    alembic_log = logging.getLogger("alembic.runtime.migration")
+    level, propagate = alembic_log.level, alembic_log.propagate
+    result = {}
+    try:
+        for definition in definitions:
+            async with engine.connect() as connection:
+                before = await applied_revisions(connection, definition.name)
+            collector = _AppliedMigrations()
+            alembic_log.addHandler(collector)
+            alembic_log.setLevel(logging.INFO)
+            alembic_log.propagate = False  # collected here, printed once as a summary
+            try:
+                await migrate_service(engine, definition.name, definition.migrations_dir)
+            finally:
+                alembic_log.removeHandler(collector)
+                alembic_log.setLevel(level)
+                alembic_log.propagate = propagate
+            async with engine.connect() as connection:
+                after = await applied_revisions(connection, definition.name)
+            result[definition.name] = (before, after, collector.revisions)
+    finally:
+        await engine.dispose()
+    return result
+
+
 tokens = typer.Typer(help="API tokens for the organisation's systems (stored as hashes in API_TOKENS_FILE).",
                      no_args_is_help=True)
 app.add_typer(tokens, name="tokens")
@@ -227,6 +303,59 @@ def tokens_scopes() -> None:
 
     for scope, meaning in SCOPES.items():
         typer.echo(f"{scope:<20} {meaning}")
+
+
+_PROGRESS = Annotated[bool | None, typer.Option("--progress/--no-progress",
+                                                help="A progress bar on standard error (default: only when "
+                                                     "standard error is a terminal)")]
+
+
+class _Bar:
+    """What a long command reports progress to: counts are passed to a rich progress
+    bar every `every` items (a call per row would cost more than the row at 1,000,000
+    rows), or dropped when there is no bar."""
+
+    def __init__(self, progress=None, task=None, every: int = 500) -> None:  # noqa: ANN001
+        self.progress, self.task, self.every, self.pending = progress, task, every, 0
+
+    def count(self, items: int = 1) -> None:
+        if self.progress is None:
+            return
+        self.pending += items
+        if self.pending >= self.every:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.progress is not None and self.pending:
+            self.progress.advance(self.task, self.pending)
+            self.pending = 0
+
+
+@contextlib.contextmanager
+def _progress_bar(wanted: bool | None, label: str, total: int | None, unit: str, every: int = 500):  # noqa: ANN202
+    """A bar with count, rate and time left on standard error; by default only when
+    standard error is a terminal (logs and pipes get the summary lines only)."""
+    if not (sys.stderr.isatty() if wanted is None else wanted):
+        yield _Bar()
+        return
+    from rich.console import Console
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn,
+                               TimeElapsedColumn, TimeRemainingColumn)
+    from rich.text import Text
+
+    class Rate(ProgressColumn):
+        def render(self, task) -> Text:  # noqa: ANN001
+            return Text(f"{task.speed:,.0f} {unit}/s" if task.speed else f"- {unit}/s")
+
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), Rate(),
+                        TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
+                        console=Console(file=sys.stderr), transient=False)
+    with progress:
+        bar = _Bar(progress, progress.add_task(label, total=total), every)
+        try:
+            yield bar
+        finally:
+            bar.flush()
 
 
 dlq = typer.Typer(help="Dead letters: the records a service refused, kept on <topic>.dlq.", no_args_is_help=True)
@@ -299,6 +428,7 @@ def dlq_replay(
     service: Annotated[str | None, typer.Option(help="Only dead letters this service refused (dlq-service), "
                                                      "e.g. appreciation")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be replayed; publish nothing")] = False,
+    progress: _PROGRESS = None,
 ) -> None:
     """Publish dead letters again to their original topic, once the cause is fixed.
 
@@ -328,8 +458,8 @@ def dlq_replay(
             typer.echo(letter.line())
         typer.echo(f"{len(plan.replay)} would be replayed to {plan.topic}, {len(plan.skipped)} skipped (dry run)")
         return
-    with typer.progressbar(length=len(plan.replay), label=f"replaying to {plan.topic}", file=sys.stderr) as progress:
-        sent = _dlq_command(lambda: replay(settings, plan, on_sent=lambda letter: progress.update(1)))
+    with _progress_bar(progress, f"replaying to {plan.topic}", len(plan.replay), "records", every=20) as bar:
+        sent = _dlq_command(lambda: replay(settings, plan, on_sent=lambda letter: bar.count()))
     typer.echo(f"{sent} replayed to {plan.topic}, {len(plan.skipped)} skipped")
 
 
@@ -571,6 +701,7 @@ def import_file(
     kind: Annotated[str, typer.Argument(help="volunteers or shifts")],
     file: Annotated[Path, typer.Argument(help="A CSV file with a header row (columns: see the README)",
                                          exists=True, dir_okay=False, readable=True)],
+    progress: _PROGRESS = None,
 ) -> None:
     """Publish a CSV export (a roster, a spreadsheet) as events on Kafka, one per row.
 
@@ -584,10 +715,12 @@ def import_file(
     _configure_logging("WARNING")
     settings = _settings()
     bad: list = []
-    total = sum(1 for _ in file.open(encoding="utf-8-sig", errors="replace")) - 1
-    with typer.progressbar(length=max(total, 0), label=f"importing {kind}", file=sys.stderr) as progress:
+    show = sys.stderr.isatty() if progress is None else progress
+    # Lines, not rows (a quoted cell may span lines): near enough for the time left.
+    total = max(sum(1 for _ in file.open("rb")) - 1, 0) if show else None
+    with _progress_bar(show, f"importing {kind}", total, "rows") as bar:
         def on_row(row) -> None:  # noqa: ANN001
-            progress.update(1)
+            bar.count()
             if row.problem:
                 bad.append(row)
 

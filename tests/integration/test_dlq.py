@@ -46,15 +46,27 @@ async def test_dead_letters_are_listed_without_content_and_replayed_as_they_were
     run = uuid.uuid4().hex[:8]
     broken, fixable, good = f"v-broken-{run}", f"v-fixable-{run}", f"v-good-{run}"
 
-    # A service bug refuses `fixable`'s (valid) shift until it is "fixed" below.
-    count_shift = runtime.consumer.handlers[SHIFT_COMPLETED.type]
+    # A service bug refuses `fixable`'s (valid) shift until it is "fixed" below: in the
+    # service's batch handler, or its handler of the event type, whichever it has (a
+    # refused batch is applied again one event at a time, so only that event is refused).
+    consumer = runtime.consumer
+    batch_handler, count_shift = consumer.handle_batch, consumer.handlers[SHIFT_COMPLETED.type]
 
-    async def refuse_fixable(unit, event):
-        if event.volunteer_id == fixable:
+    async def refuse_fixable(unit, events):
+        if any(event.volunteer_id == fixable for event in events):
             raise BadRecord("roster not loaded yet")
-        await count_shift(unit, event)
+        if batch_handler is not None:
+            return await batch_handler(unit, events)
+        for event in events:
+            await count_shift(unit, event)
 
-    runtime.consumer.handlers[SHIFT_COMPLETED.type] = refuse_fixable
+    def fix() -> None:
+        consumer.handle_batch, consumer.handlers[SHIFT_COMPLETED.type] = batch_handler, count_shift
+
+    if batch_handler is not None:
+        consumer.handle_batch = refuse_fixable
+    else:
+        consumer.handlers[SHIFT_COMPLETED.type] = lambda unit, event: refuse_fixable(unit, [event])
     missing_field = shift_data(broken)
     del missing_field["ended_at"]
     sent = {}
@@ -82,7 +94,7 @@ async def test_dead_letters_are_listed_without_content_and_replayed_as_they_were
     limited = (await dankjewel("dlq", "list", "shifts.completed", "--since", since, "--limit", "1")).output
     assert "… and 1 more" in limited and "2 dead letters:" in limited
 
-    runtime.consumer.handlers[SHIFT_COMPLETED.type] = count_shift  # the fix
+    fix()
     dry = (await dankjewel("dlq", "replay", "shifts.completed", "--since", since, "--dry-run")).output
     assert dry.splitlines()[-1] == "2 would be replayed to shifts.completed, 0 skipped (dry run)"
     replayed = await dankjewel("dlq", "replay", "shifts.completed", "--since", since, "--service", "appreciation")
@@ -101,8 +113,10 @@ async def test_dead_letters_are_listed_without_content_and_replayed_as_they_were
     # Again: the fixed event is a duplicate for the inbox, and the broken record
     # (now twice on the dead-letter topic) goes back once.
     duplicates = runtime.consumer.stats["duplicates"]
-    again = await dankjewel("dlq", "replay", "shifts.completed.dlq", "--since", since)
+    again = await dankjewel("dlq", "replay", "shifts.completed.dlq", "--since", since, "--progress")
     assert again.stdout.splitlines()[-1] == "2 replayed to shifts.completed, 1 skipped"
+    assert "replaying to shifts.completed" in again.stderr and "2/2" in again.stderr  # the bar, asked for
+    assert "replaying to" not in replayed.stderr  # not asked for, and no terminal: no bar
     assert "skipped: the same record was replayed already in this run" in again.stderr
     await eventually(lambda: runtime.consumer.stats["duplicates"] > duplicates or None)
     assert await ledger_rows(runtime, fixable) == 1
