@@ -43,6 +43,7 @@ import aiosmtplib
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.appreciation import domain, messages, store
+from shared import tracing
 from shared.consumer import RetryPolicy, is_transient
 from shared.contracts import ALERT_RAISED, APPRECIATION_SENT_V2, AlertRaised, AppreciationSentV2
 from shared.service import ServiceRuntime
@@ -188,7 +189,10 @@ class MailSender:
                 self._retry(outcomes, mail, now, outcomes.unreachable)
                 return False
         try:
-            await self.connections[slot].send_message(message)
+            # A span of the trace that queued the mail (an HTTP request, an organisation's event).
+            with tracing.span("send mail", tracing.continued(mail.context.get("traceparent")),
+                              **{"dankjewel.notification": mail.notification, "dankjewel.mail_id": mail.id}):
+                await self.connections[slot].send_message(message)
         except SMTP_ERRORS as error:
             code = smtp_code(error)
             verdict = domain.smtp_verdict(code, isinstance(error, aiosmtplib.SMTPServerDisconnected))

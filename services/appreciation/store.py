@@ -27,6 +27,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.appreciation.tables import ledger, mails, shifts, volunteers
+from shared import tracing
 from shared.db import insert_rows, update_each
 
 CHUNK = 1000  # ids per IN (…) list
@@ -134,6 +135,8 @@ class Store:
         if key in self.mail_keys:
             return False
         self.mail_keys.add(key)
+        # The trace of what caused the mail (shared/tracing.py): its sending joins it.
+        context = context | {"traceparent": tracing.traceparent_for_new_event()}
         self.new_mails.append(dict(
             volunteer_id=volunteer_id, occasion=occasion, notification=notification, audience=audience,
             context=context, status="pending", attempts=0, next_attempt_at=datetime.now(timezone.utc),

@@ -1,12 +1,16 @@
 """POST /events through real Kafka to a real service and SMTP server: a batch sent
 twice thanks the volunteer once, and the trace of the request reaches the event
-the service publishes in answer."""
+the service publishes in answer and the sending of the mail (an OpenTelemetry
+span, with an in-memory exporter)."""
 
 from __future__ import annotations
 
 import json
 import uuid
 from datetime import datetime, timedelta, timezone
+
+import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from services.appreciation.service import definition as appreciation
 from shared import tracing
@@ -15,8 +19,16 @@ from tests.integration.conftest import api_client, eventually, read_topic
 TRACE = "00-" + uuid.uuid4().hex + "-00f067aa0ba902b7-01"
 
 
+@pytest.fixture
+def spans():
+    exporter = InMemorySpanExporter()
+    tracing.enable_spans(exporter)
+    yield exporter
+    tracing.disable_spans()
+
+
 async def test_a_batch_over_http_sent_twice_thanks_once_within_the_callers_trace(start_service, mail_settings,
-                                                                                  smtp_server, infra):
+                                                                                  smtp_server, infra, spans):
     runtime = await start_service(appreciation, settings=mail_settings)
     run = uuid.uuid4().hex[:8]
     volunteer, address = f"ingest-{run}", f"ingest.{run}@example.org"
@@ -43,5 +55,11 @@ async def test_a_batch_over_http_sent_twice_thanks_once_within_the_callers_trace
     reached = await read_topic(infra.kafka_bootstrap, "milestones.reached", volunteer.encode())
     assert len(smtp_server.to(address)) == 1
     assert len(reached) == 1
-    # request → shifts.completed → milestones.reached: one trace id all the way
-    assert tracing.parse(json.loads(reached[0].value)["traceparent"]).trace_id == tracing.parse(TRACE).trace_id
+    # request → shifts.completed → milestones.reached and the mail: one trace id all the way
+    trace_id = tracing.parse(TRACE).trace_id
+    assert tracing.parse(json.loads(reached[0].value)["traceparent"]).trace_id == trace_id
+    sent = [span for span in spans.get_finished_spans() if span.name == "send mail"
+            and f"{span.context.trace_id:032x}" == trace_id]
+    assert [span.attributes["dankjewel.notification"] for span in sent] == ["first-shift-thanks"]
+    handled = {span.name for span in spans.get_finished_spans() if f"{span.context.trace_id:032x}" == trace_id}
+    assert {"POST /events", "handle dankjewel.shift.completed.v1"} <= handled
