@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import tracing
@@ -21,6 +21,12 @@ from shared.contracts import EventData, EventType
 from shared.db import DeliveryTables, insert_rows
 from shared.envelope import Envelope, new_event, to_record
 from shared.settings import Settings
+
+
+def wake_channel(service: str) -> str:
+    """The PostgreSQL NOTIFY channel a service's background loops listen on; the
+    payload names the loop (e.g. "mail")."""
+    return f"dankjewel_wake_{service}"
 
 
 @dataclass
@@ -37,6 +43,7 @@ class Unit:
     # Seconds spent per phase of this transaction (the consumer adds parse, inbox,
     # handle, write, commit; a service may split its handling with `timed`).
     timings: dict[str, float] = field(default_factory=dict)
+    _notified: set[str] = field(default_factory=set)  # wakes already sent as NOTIFY
     _outbox_rows: list[dict] = field(default_factory=list)
     _inbox_rows: list[dict] = field(default_factory=list)
 
@@ -85,6 +92,16 @@ class Unit:
         for table, rows in ((self.tables.outbox, self._outbox_rows), (self.tables.inbox, self._inbox_rows)):
             await insert_rows(self.session, table, rows)
             rows.clear()
+        # Loops in other processes (`dankjewel background …`, another instance) hear of
+        # the work at commit through PostgreSQL's NOTIFY (delivered only if it commits);
+        # this process's loops are woken directly after the commit (ServiceRuntime.after_commit).
+        unannounced = self.wakes - self._notified
+        if unannounced and getattr(self.session.bind, "dialect", None) is not None \
+                and self.session.bind.dialect.name == "postgresql":
+            for loop in sorted(unannounced):
+                await self.session.execute(text("SELECT pg_notify(:channel, :loop)"),
+                                           {"channel": wake_channel(self.source), "loop": loop})
+            self._notified |= unannounced
 
 
 async def already_processed(session: AsyncSession, tables: DeliveryTables,

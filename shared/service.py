@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+import asyncpg
 from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import MetaData, text
@@ -34,7 +35,7 @@ from shared.db import (
     migration_heads,
     try_advisory_xact_lock,
 )
-from shared.delivery import Unit
+from shared.delivery import Unit, wake_channel
 from shared.http import harden
 from shared.ingest import INGESTIBLE, events_router
 from shared.kafka import create_consumer, create_producer, ensure_topics
@@ -133,6 +134,9 @@ class ServiceRuntime:
         for loop in d.background if background else []:
             self._tasks.append(asyncio.create_task(self._supervise(loop.__name__, lambda loop=loop: loop(self)),
                                                    name=f"{d.name}-{loop.__name__}"))
+        if background and d.background and self.engine.dialect.name == "postgresql":
+            self._tasks.append(asyncio.create_task(self._supervise("wake listener", self._listen_for_wakes),
+                                                   name=f"{d.name}-wake-listener"))
         if d.sweep is not None and scheduled_sweeps:
             self._tasks.append(asyncio.create_task(self._supervise("sweep", self._sweep_on_schedule),
                                                    name=f"{d.name}-sweep"))
@@ -153,6 +157,35 @@ class ServiceRuntime:
     def waker(self, loop: str) -> asyncio.Event:
         """The event a background loop waits on; set when a transaction asked to wake it."""
         return self.wakers.setdefault(loop, asyncio.Event())
+
+    async def _listen_for_wakes(self) -> None:
+        """Wake this process's background loops when a transaction in any process asks
+        for them (Unit.flush sends a NOTIFY): the mail sender in a process of its own
+        starts on new mail at once instead of at its next poll. A lost connection is
+        noticed within seconds and opened again; meanwhile the loops poll as before."""
+
+        def woken(_connection, _pid, _channel, loop: str) -> None:  # noqa: ANN001 - asyncpg's callback
+            self.waker(loop).set()
+
+        while True:
+            try:
+                # A connection of its own, outside the pool: a pooled one would go on
+                # listening for whoever borrows it next.
+                listener = await asyncpg.connect(self.engine.url.set(drivername="postgresql")
+                                                 .render_as_string(hide_password=False), timeout=10)
+                try:
+                    await listener.add_listener(wake_channel(self.name), woken)
+                    for loop in self.wakers.values():  # work may have come while no one listened
+                        loop.set()
+                    while True:
+                        await asyncio.sleep(2)
+                        await listener.execute("SELECT 1")  # a dead connection raises here
+                finally:
+                    listener.terminate()
+            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+                log.warning("wake listener of %s: database unavailable (%s); loops poll meanwhile",
+                            self.name, type(error).__name__)
+                await asyncio.sleep(5)
 
     def after_commit(self, unit: Unit) -> None:
         if unit.emitted and self.relay is not None:
