@@ -33,8 +33,10 @@ from shared.auth import Authenticator, Principal
 from shared.contracts import (
     CHECKIN_COMPLETED,
     HELP_OFFERED,
+    SHIFT_ASSIGNED,
     SHIFT_COMPLETED,
     SHIFT_MISSED,
+    SHIFT_RELEASED,
     VOLUNTEER_ERASED,
     VOLUNTEER_REGISTERED,
     VOLUNTEER_UPDATED,
@@ -59,6 +61,8 @@ INGESTIBLE: dict[str, tuple[EventType, str]] = {
     HELP_OFFERED.type: (HELP_OFFERED, "volunteers:write"),
     SHIFT_COMPLETED.type: (SHIFT_COMPLETED, "shifts:write"),
     SHIFT_MISSED.type: (SHIFT_MISSED, "shifts:write"),
+    SHIFT_ASSIGNED.type: (SHIFT_ASSIGNED, "shifts:write"),
+    SHIFT_RELEASED.type: (SHIFT_RELEASED, "shifts:write"),
     CHECKIN_COMPLETED.type: (CHECKIN_COMPLETED, "checkins:write"),
 }
 STRUCTURED_HEADERS = [("content-type", STRUCTURED_CONTENT_TYPE.encode())]

@@ -51,7 +51,8 @@ def create_consumer(settings: Settings, group_id: str, topics: list[str]) -> AIO
 # (help.offered, followups.overdue, alerts.raised) or spell out a volunteer's
 # interests, skills and availability (opportunities.offered), or hold a note (todos.done).
 PERSONAL_TOPICS = frozenset({"help.offered", "followups.overdue", "alerts.raised", "opportunities.offered",
-                             "todos.done"})  # a coordinator's free-text note
+                             "todos.done",  # a coordinator's free-text note
+                             "shifts.assigned"})  # a contact person's name and phone number
 
 
 def carries_personal_data(topic: str) -> bool:

@@ -65,6 +65,8 @@ class Settings(BaseSettings):
                                      description="How often the mail sender looks for due mail when nothing woke it")
     mail_retry_seconds: float = Field(default=30, gt=0, description="First wait after a 4xx or a connection failure")
     mail_retry_max_seconds: float = Field(default=900, gt=0)
+    shift_reminder_hours: float = Field(default=48, gt=0, le=336,
+                                        description="How long before a shift its volunteer is reminded of it")
     coordinator_language: Literal["nl", "en"] = "nl"
     public_base_url: str = Field(default="http://127.0.0.1:8000/appreciation",
                                  description="Where the appreciation service's HTTP API is reachable (unsubscribe links)")

@@ -1,6 +1,8 @@
 """HTTP entrypoints of the appreciation service: the ledger, the mail queue,
-unsubscribe. Each route checks the request and calls one use case; no SQL here.
-Nothing here publishes an event, so no HTTP write comes back through Kafka."""
+unsubscribe, and the links of a shift reminder. Each route checks the request and
+calls one use case; no SQL here. Only "I cannot come" publishes an event
+(`shifts.declined`); its use case applies the effect here at once and recognises
+the echo coming back through Kafka."""
 
 from __future__ import annotations
 
@@ -53,5 +55,45 @@ No more thank-you cards and invitations by email?</p>
         await usecases.unsubscribe(runtime, volunteer_of(token))
         return PAGE.format(body="<h1>Afgemeld / Unsubscribed</h1><p>Je ontvangt geen bedankmails meer. "
                                 "You will not receive appreciation mail any more.</p>")
+
+    @router.get("/unsubscribe/{token}/shift-reminders", response_class=HTMLResponse)
+    async def confirm_no_shift_reminders(token: str) -> str:
+        volunteer_of(token)
+        return PAGE.format(body="""<h1>Geen herinneringen / No reminders</h1>
+<p>Wil je geen herinneringen aan je diensten meer ontvangen? Bedankjes en uitnodigingen blijven komen.<br>
+No more reminders of your shifts? Thank-you mail and invitations still come.</p>
+<form method="post" action=""><input type="hidden" name="List-Unsubscribe" value="One-Click">
+<button type="submit">Geen herinneringen meer / No more reminders</button></form>""")
+
+    @router.post("/unsubscribe/{token}/shift-reminders", response_class=HTMLResponse)
+    async def no_shift_reminders(token: str,
+                                 list_unsubscribe: str | None = Form(default=None, alias="List-Unsubscribe")) -> str:
+        """One-click (RFC 8058) from a shift reminder: no more shift reminders, other mail goes on."""
+        await usecases.stop_shift_reminders(runtime, volunteer_of(token))
+        return PAGE.format(body="<h1>Uitgezet / Turned off</h1><p>Je ontvangt geen herinneringen aan je diensten "
+                                "meer. You will not receive shift reminders any more.</p>")
+
+    def shift_of(token: str) -> tuple[str, str]:
+        found = messages.shift_of_decline_token(runtime.settings, token)
+        if found is None:
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, detail="this link is not valid")
+        return found
+
+    @router.get("/shifts/decline/{token}", response_class=HTMLResponse)
+    async def confirm_decline(token: str) -> str:
+        """A page with a button: a GET alone changes nothing (mail scanners follow links)."""
+        shift_of(token)
+        return PAGE.format(body="""<h1>Ik kan niet komen / I cannot come</h1>
+<p>Kun je toch niet komen? Dan zoekt je coördinator iemand anders voor deze dienst.<br>
+Can't make it after all? Your coordinator will find someone else for this shift.</p>
+<form method="post" action=""><button type="submit">Ik kan niet komen / I cannot come</button></form>""")
+
+    @router.post("/shifts/decline/{token}", response_class=HTMLResponse)
+    async def decline(token: str) -> str:
+        """Publishes `shifts.declined`: tasks takes the volunteer off the shift, the coordinator is alerted."""
+        volunteer_id, shift_id = shift_of(token)
+        await usecases.decline_shift(runtime, volunteer_id, shift_id)
+        return PAGE.format(body="<h1>Dank je wel / Thank you</h1><p>Fijn dat je het laat weten; we zoeken iemand "
+                                "anders. Thank you for letting us know; we will find someone else.</p>")
 
     return router

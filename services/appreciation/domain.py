@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import Literal, Protocol
 
 from services.appreciation.rules import AlertRules, MilestoneRule, Rules
-from shared.contracts import FollowUpOverdue, MilestoneUpcoming, PlannedMail
+from shared.contracts import FollowUpOverdue, MilestoneUpcoming, PlannedMail, ShiftAssigned
 from shared.settings import Settings, coordinator_address
 
 Audience = Literal["volunteer", "coordinator", "lead"]
@@ -26,7 +26,9 @@ WAIT_FOR_REGISTRATION = timedelta(hours=1)
 TEMPLATE_KEYS = ("milestone", "measure", "threshold", "reached_on", "shifts", "hours", "task", "years",
                  "anniversary_on", "lunch_on", "lunch_time", "lunch_place", "kind", "detail", "reason",
                  "due_since", "missed", "started_by", "started_at", "opportunity_title",
-                 "failed_notification", "title", "reasons", "action", "due_on")
+                 "failed_notification", "title", "reasons", "action", "due_on",
+                 "place", "contact", "bring", "shift_on", "shift_from", "shift_until",
+                 "decline_url", "reminders_off_url")
 
 
 # -- milestones ------------------------------------------------------------------
@@ -292,11 +294,13 @@ class QueuedMail(Protocol):
     audience: str
     context: dict
     created_at: datetime
+    notification: str
     name: str | None
     email: str | None
     language: str
     coordinator_email: str | None
     consent: bool
+    shift_reminder_consent: bool
     unsubscribed_at: datetime | None
     erased_at: datetime | None
     registered_at: datetime | None
@@ -322,6 +326,7 @@ class Wait:
 def mail_decision(mail: QueuedMail, settings: Settings, now: datetime) -> Send | Skip | Wait:
     """Whether a queued mail goes out now, to whom and in which language. Decided
     when it is sent, so consent, unsubscribe and erasure at that moment count.
+    A shift reminder has its own consent (`shift_reminder_decision`).
 
     Volunteer mail waits for the registration (it brings name and address); mail
     to a coordinator or the lead waits for it a while (WAIT_FOR_REGISTRATION) and
@@ -335,6 +340,8 @@ def mail_decision(mail: QueuedMail, settings: Settings, now: datetime) -> Send |
         return Send(recipient, settings.coordinator_language, replaced)
     if mail.registered_at is None:
         return Wait(now + WAIT_FOR_REGISTRATION)
+    if mail.notification == SHIFT_REMINDER:
+        return shift_reminder_decision(mail, now)
     if not mail.consent:
         return Skip("no consent for appreciation mail")
     if mail.unsubscribed_at is not None:
@@ -452,3 +459,75 @@ def upcoming_event_id(upcoming: MilestoneUpcoming) -> str:
     """Counts: one event per value reached; years: one per anniversary."""
     suffix = "" if upcoming.measure == "years" else f":{upcoming.value:g}"
     return f"upcoming:{upcoming.volunteer_id}:{upcoming.milestone}{suffix}"
+
+
+# -- shift reminders ----------------------------------------------------------------------
+
+SHIFT_REMINDER = "shift-reminder"
+
+
+
+def shift_occasion(shift_id: str) -> str:
+    """One reminder per (volunteer, shift): the mail queue's key does the "never twice"."""
+    return f"shift:{short(shift_id)}"
+
+
+@dataclass(frozen=True)
+class ReminderPlan:
+    """What an assignment does to the volunteer's reminder of the shift: queue it
+    (again, or with new details) to go out at `due`; or nothing, and why."""
+
+    queue: bool
+    due: datetime | None = None
+    reason: str | None = None
+
+
+def shift_reminder_plan(started_at: datetime, now: datetime, hours: float, queued: str | None) -> ReminderPlan:
+    """Whether and when a volunteer put on a shift is reminded of it: `hours`
+    (SHIFT_REMINDER_HOURS) before the start; assigned later than that, at once, as
+    long as the shift has not started. `queued` is the status of this volunteer's
+    reminder of this shift in the mail queue: `sent` is never sent again, `skipped`
+    was released (cancelled, reassigned, declined) and they are back on the shift,
+    `pending` gets the newest details."""
+    if queued == "sent":
+        return ReminderPlan(False, reason="already sent")
+    if queued == "failed":
+        return ReminderPlan(False, reason="refused for good by the mail server")
+    if started_at <= now:
+        return ReminderPlan(False, reason="the shift has started")
+    return ReminderPlan(True, due=max(started_at - timedelta(hours=hours), now))
+
+
+def shift_reminder_context(shift: ShiftAssigned, due: datetime, tz) -> dict:  # noqa: ANN001
+    """Template inputs of a shift reminder: the times in ORG_TIMEZONE as the volunteer
+    reads them, UTC ones for the calendar item, and when it is due."""
+    start, end = shift.started_at.astimezone(tz), shift.ended_at.astimezone(tz)
+    return {"shift_id": shift.shift_id, "task": shift.task, "place": shift.place, "contact": shift.contact,
+            "bring": shift.bring, "shift_on": start.date().isoformat(), "shift_from": start.strftime("%H:%M"),
+            "shift_until": end.strftime("%H:%M"), "started_at": shift.started_at.isoformat(),
+            "ended_at": shift.ended_at.isoformat(), "remind_at": due.isoformat()}
+
+
+def shift_reminder_decision(mail: QueuedMail, now: datetime) -> Send | Skip | Wait:
+    """A due shift reminder goes to the volunteer while they agree to reminders and the
+    shift has not started; not before its time (a registration arriving wakes the
+    volunteer's waiting mails early). Unsubscribing from appreciation mail does not
+    stop it: the consent is its own."""
+    if not mail.shift_reminder_consent:
+        return Skip("no consent for shift reminders")
+    if datetime.fromisoformat(mail.context["started_at"]) <= now:
+        return Skip("the shift has started")
+    remind_at = datetime.fromisoformat(mail.context["remind_at"])
+    if remind_at > now:
+        return Wait(remind_at)
+    if not mail.email:
+        return Skip("no email address")
+    return Send(mail.email, mail.language)
+
+
+def shift_declined_alert(shift_id: str, declined_at: datetime, started_at: datetime | None, tz) -> Alert:  # noqa: ANN001
+    """A volunteer said they cannot come: the coordinator finds someone else (once per
+    volunteer and shift, however often the link is used)."""
+    return Alert(reason="shift-declined", occasion=f"shift-declined:{short(shift_id)}",
+                 notification="coordinator-alert", audience="coordinator", due_since=declined_at,
+                 context={"started_at": started_at.astimezone(tz).isoformat() if started_at else None})

@@ -307,6 +307,9 @@ class MailSender:
             "unsubscribe_url": messages.unsubscribe_url(self.settings, mail.volunteer_id),
             "console_url": messages.console_url(self.settings, mail.volunteer_id, mail.context),
         }
+        if mail.notification == domain.SHIFT_REMINDER:  # its own links: "I cannot come", "no more reminders"
+            values |= {"decline_url": messages.decline_url(self.settings, mail.volunteer_id, mail.context["shift_id"]),
+                       "reminders_off_url": messages.shift_reminders_off_url(self.settings, mail.volunteer_id)}
         return messages.build_message(settings=self.settings, volunteer_id=mail.volunteer_id,
                                       occasion=mail.occasion, notification=mail.notification,
                                       audience=mail.audience, recipient=decision.recipient,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from email import policy
 from email.headerregistry import BaseHeader, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage
@@ -23,12 +23,12 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from services.appreciation.domain import card_todo_id, in_language
+from services.appreciation.domain import SHIFT_REMINDER, card_todo_id, in_language
 from shared.settings import SHIPPED_SECRETS, Settings, SettingsError, require_secret
 
 TEMPLATES = Path(__file__).parent / "templates"
 VOLUNTEER_NOTIFICATIONS = {"first-shift-thanks", "milestone-card", "service-anniversary", "lunch-invitation",
-                           "opportunity-suggestion"}
+                           "opportunity-suggestion", SHIFT_REMINDER}
 
 
 class HeaderInjection(ValueError):
@@ -167,8 +167,7 @@ def unsubscribe_token(settings: Settings, volunteer_id: str) -> str:
     return _fernet(settings).encrypt(volunteer_id.encode()).decode().rstrip("=")
 
 
-def volunteer_of_token(settings: Settings, token: str) -> str | None:
-    """The volunteer a token was made for, or None when it is forged, damaged or expired."""
+def _open_token(settings: Settings, token: str) -> str | None:
     if len(token) > 1000:
         return None
     try:
@@ -179,8 +178,92 @@ def volunteer_of_token(settings: Settings, token: str) -> str | None:
         return None
 
 
+def volunteer_of_token(settings: Settings, token: str) -> str | None:
+    """The volunteer a token was made for, or None when it is forged, damaged or expired
+    (or is another link's token: ids hold no line break)."""
+    value = _open_token(settings, token)
+    return value if value is not None and "\n" not in value else None
+
+
 def unsubscribe_url(settings: Settings, volunteer_id: str) -> str:
     return f"{settings.public_base_url.rstrip('/')}/unsubscribe/{unsubscribe_token(settings, volunteer_id)}"
+
+
+def shift_reminders_off_url(settings: Settings, volunteer_id: str) -> str:
+    """"No more shift reminders": the unsubscribe link's token, on a page of its own."""
+    return f"{unsubscribe_url(settings, volunteer_id)}/shift-reminders"
+
+
+# "I cannot come" links: made and checked like unsubscribe links (encrypted, signed,
+# expiring), holding the volunteer and the shift after a purpose line, so neither
+# kind of link opens the other's page.
+_DECLINE = "shifts.declined"
+
+
+def decline_token(settings: Settings, volunteer_id: str, shift_id: str) -> str:
+    value = f"{_DECLINE}\n{volunteer_id}\n{shift_id}"
+    return _fernet(settings).encrypt(value.encode()).decode().rstrip("=")
+
+
+def shift_of_decline_token(settings: Settings, token: str) -> tuple[str, str] | None:
+    """(volunteer id, shift id) of an "I cannot come" link, or None when it is forged,
+    damaged, expired or another link's token."""
+    parts = (_open_token(settings, token) or "").split("\n")
+    return (parts[1], parts[2]) if len(parts) == 3 and parts[0] == _DECLINE else None
+
+
+def decline_url(settings: Settings, volunteer_id: str, shift_id: str) -> str:
+    return f"{settings.public_base_url.rstrip('/')}/shifts/decline/{decline_token(settings, volunteer_id, shift_id)}"
+
+
+def ics_text(value: str) -> str:
+    """A TEXT value as RFC 5545 (3.3.11) wants it: backslash, semicolon and comma
+    escaped, line breaks as \\n, other control characters dropped."""
+    value = value.replace("\r\n", "\n").replace("\r", "\n")
+    value = "".join(c for c in value if c == "\n" or (c >= " " and c != "\x7f"))
+    return value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
+
+
+def ics_fold(line: str) -> str:
+    """A content line folded after 75 octets (RFC 5545 3.1), never inside a UTF-8 character."""
+    parts, current, size = [], "", 0
+    for char in line:
+        width = len(char.encode())
+        if size + width > (74 if parts else 75):  # a continuation line's leading space counts
+            parts.append(current)
+            current, size = "", 0
+        current += char
+        size += width
+    parts.append(current)
+    return "\r\n ".join(parts)
+
+
+def _ics_utc(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+
+
+def shift_calendar(*, shift_id: str, started_at: datetime, ended_at: datetime, summary: str,
+                   location: str | None, description: str | None, stamp: datetime) -> bytes:
+    """The shift as an iCalendar object (METHOD:PUBLISH): its UID comes from the shift id,
+    so a calendar updates the item rather than adding a second; times in UTC; CRLF."""
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//dankjewel//shift reminder//EN", "METHOD:PUBLISH",
+             "BEGIN:VEVENT", f"UID:shift-{ics_text(shift_id)}@dankjewel", f"DTSTAMP:{_ics_utc(stamp)}",
+             f"DTSTART:{_ics_utc(started_at)}", f"DTEND:{_ics_utc(ended_at)}", f"SUMMARY:{ics_text(summary)}"]
+    if location:
+        lines.append(f"LOCATION:{ics_text(location)}")
+    if description:
+        lines.append(f"DESCRIPTION:{ics_text(description)}")
+    lines += ["END:VEVENT", "END:VCALENDAR"]
+    return "".join(ics_fold(line) + "\r\n" for line in lines).encode()
+
+
+def shift_reminder_calendar(values: dict, now: datetime) -> bytes:
+    """The calendar item of a shift reminder's template values."""
+    summary = values.get("task") or {"nl": "Dienst", "en": "Shift"}.get(values.get("language"), "Shift")
+    description = "\n\n".join(part for part in (values.get("contact"), values.get("bring")) if part) or None
+    return shift_calendar(shift_id=values["shift_id"], started_at=datetime.fromisoformat(values["started_at"]),
+                          ended_at=datetime.fromisoformat(values["ended_at"]), summary=summary,
+                          location=values.get("place"), description=description, stamp=now)
 
 
 def console_url(settings: Settings, volunteer_id: str, context: dict) -> str:
@@ -230,7 +313,9 @@ def build_message(*, settings: Settings, volunteer_id: str, occasion: str, notif
     message["Message-ID"] = message_id(volunteer_id, occasion, notification)
     message["X-Dankjewel-Notification"] = notification
     if audience == "volunteer":
-        url = header_value(unsubscribe_url(settings, volunteer_id))
+        # A shift reminder's one-click unsubscribe turns off shift reminders only.
+        url = header_value(values.get("reminders_off_url") if notification == SHIFT_REMINDER
+                           else unsubscribe_url(settings, volunteer_id))
         message["List-Unsubscribe"] = f"<{url}>"
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message.set_content(rendered.text)
@@ -239,5 +324,9 @@ def build_message(*, settings: Settings, volunteer_id: str, occasion: str, notif
         ics = lunch_calendar(values, volunteer_id, settings)
         if ics:
             message.add_attachment(ics, maintype="text", subtype="calendar", filename="lunch.ics")
+    if notification == SHIFT_REMINDER:
+        message.add_attachment(shift_reminder_calendar(values | {"language": language}, datetime.now(timezone.utc)),
+                               maintype="text", subtype="calendar", filename="shift.ics",
+                               params={"method": "PUBLISH"})
     message["Content-Language"] = language  # after the body: set_content() drops Content-* headers
     return message

@@ -143,6 +143,40 @@ class Store:
             created_at=created_at))
         return True
 
+    async def queued_mail(self, volunteer_id: str, occasion: str, notification: str) -> dict | None:
+        """One queued mail's `status` and `context`, or None (shift reminders: read and
+        written at once, not at `save`, so an assignment, its release and a new
+        assignment in one batch follow each other)."""
+        await self.volunteer(volunteer_id)
+        row = (await self.session.execute(select(mails.c.status, mails.c.context).where(
+            mails.c.volunteer_id == volunteer_id, mails.c.occasion == occasion,
+            mails.c.notification == notification))).first()
+        return dict(row._mapping) if row is not None else None
+
+    async def put_mail(self, volunteer_id: str, occasion: str, notification: str, audience: str, context: dict,
+                       *, due: datetime, created_at: datetime) -> None:
+        """Queue the mail pending at `due`, or make the queued one pending again with this
+        context (the caller decided it may: never a sent one)."""
+        await self.volunteer(volunteer_id)
+        key = (volunteer_id, occasion, notification)
+        values = dict(audience=audience, context=context, status="pending", attempts=0, next_attempt_at=due,
+                      last_error=None)
+        changed = await self.session.execute(update(mails).where(
+            mails.c.volunteer_id == volunteer_id, mails.c.occasion == occasion, mails.c.notification == notification,
+            mails.c.status != "sent").values(**values))
+        if changed.rowcount == 0 and key not in self.mail_keys:
+            await insert_rows(self.session, mails, [dict(volunteer_id=volunteer_id, occasion=occasion,
+                                                         notification=notification, created_at=created_at,
+                                                         **values)], skip_conflicts=True)
+        self.mail_keys.add(key)
+
+    async def skip_mail(self, volunteer_id: str, occasion: str, notification: str, reason: str) -> None:
+        """A pending mail no longer goes out (a sent one stays sent)."""
+        await self.volunteer(volunteer_id)
+        await self.session.execute(update(mails).where(
+            mails.c.volunteer_id == volunteer_id, mails.c.occasion == occasion, mails.c.notification == notification,
+            mails.c.status == "pending").values(status="skipped", last_error=reason))
+
     def release_waiting_mails(self, volunteer_id: str) -> None:
         """The registration arrived: mails that waited for it are due now."""
         self.registered.add(volunteer_id)
@@ -213,7 +247,8 @@ async def claim_due_mails(session: AsyncSession, now: datetime, limit: int, leas
         await session.execute(update(mails).where(mails.c.id.in_(ids)).values(next_attempt_at=now + lease))
         return (await session.execute(
             select(mails, volunteers.c.name, volunteers.c.email, volunteers.c.language,
-                   volunteers.c.coordinator_email, volunteers.c.consent, volunteers.c.unsubscribed_at,
+                   volunteers.c.coordinator_email, volunteers.c.consent, volunteers.c.shift_reminder_consent,
+                   volunteers.c.unsubscribed_at,
                    volunteers.c.erased_at, volunteers.c.registered_at)
             .join(volunteers, volunteers.c.volunteer_id == mails.c.volunteer_id)
             .where(mails.c.id.in_(ids)).order_by(mails.c.id))).all()
@@ -263,10 +298,20 @@ async def mail_queue(connection: AsyncConnection | AsyncSession, status: str | N
     return [dict(row._mapping) for row in rows]
 
 
-async def unsubscribe(session: AsyncSession, volunteer_id: str, now: datetime) -> None:
-    """Record the opt-out and skip the volunteer's pending appreciation mail."""
+async def unsubscribe(session: AsyncSession, volunteer_id: str, now: datetime, *, keep: str) -> None:
+    """Record the opt-out and skip the volunteer's pending appreciation mail (not the
+    `keep` notification: shift reminders have a consent of their own)."""
     await session.execute(update(volunteers).where(
         volunteers.c.volunteer_id == volunteer_id, volunteers.c.unsubscribed_at.is_(None)).values(unsubscribed_at=now))
     await session.execute(update(mails).where(
-        mails.c.volunteer_id == volunteer_id, mails.c.audience == "volunteer",
+        mails.c.volunteer_id == volunteer_id, mails.c.audience == "volunteer", mails.c.notification != keep,
         mails.c.status == "pending").values(status="skipped", last_error="unsubscribed"))
+
+
+async def stop_shift_reminders(session: AsyncSession, volunteer_id: str, notification: str) -> None:
+    """"No more shift reminders": the consent off, and the pending ones skipped."""
+    await session.execute(update(volunteers).where(volunteers.c.volunteer_id == volunteer_id)
+                          .values(shift_reminder_consent=False))
+    await session.execute(update(mails).where(
+        mails.c.volunteer_id == volunteer_id, mails.c.notification == notification,
+        mails.c.status == "pending").values(status="skipped", last_error="no consent for shift reminders"))

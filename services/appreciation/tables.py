@@ -20,6 +20,8 @@ volunteers = Table(
     Column("registered_at", UtcDateTime, nullable=True),
     Column("consent", Boolean, nullable=False, server_default="1"),
     Column("unsubscribed_at", UtcDateTime, nullable=True),
+    # Shift reminders: a consent of its own (registration's, or "no more reminders" here).
+    Column("shift_reminder_consent", Boolean, nullable=False, server_default="1"),
     Column("active", Boolean, nullable=False, server_default="1"),
     Column("shift_count", Integer, nullable=False, server_default="0"),
     Column("hours", Float, nullable=False, server_default="0"),

@@ -21,6 +21,7 @@ from shared.contracts import (
     ALERT_RAISED,
     MILESTONE_REACHED,
     MILESTONE_UPCOMING,
+    SHIFT_DECLINED,
     TODO_OPENED,
     AlertRaised,
     EventData,
@@ -28,8 +29,11 @@ from shared.contracts import (
     MilestoneReached,
     MilestoneUpcoming,
     OpportunityOffered,
+    ShiftAssigned,
     ShiftCompleted,
+    ShiftDeclined,
     ShiftMissed,
+    ShiftReleased,
     TodoOpened,
     TodoOverdue,
     VolunteerErased,
@@ -81,6 +85,7 @@ async def remember_volunteer(work: Work, data: VolunteerRegistered) -> None:
     volunteer.set(name=data.name, email=data.email, language=data.language,
                   coordinator_email=data.coordinator_email or settings.default_coordinator_email,
                   registered_at=data.registered_at, consent=data.appreciation_mail_consent,
+                  shift_reminder_consent=data.shift_reminder_consent,
                   service_started_on=started_on,
                   next_sweep_on=domain.next_relevant_date(work.rules, started_on, after=started_on))
     work.store.release_waiting_mails(data.volunteer_id)  # mail queued before the registration can go now
@@ -94,7 +99,7 @@ async def update_volunteer(work: Work, data: VolunteerUpdated) -> None:
     changes = {name: value for name, value in {
         "name": data.name, "email": data.email, "language": data.language,
         "coordinator_email": data.coordinator_email, "consent": data.appreciation_mail_consent,
-        "active": data.active}.items() if value is not None}
+        "shift_reminder_consent": data.shift_reminder_consent, "active": data.active}.items() if value is not None}
     volunteer.set(**changes)
 
 
@@ -155,6 +160,49 @@ async def suggest_opportunity(work: Work, data: OpportunityOffered) -> None:
     await _queue(work, data.volunteer_id, domain.opportunity_mail(data.opportunity_id, data.title, data.reasons))
 
 
+async def plan_shift_reminder(work: Work, data: ShiftAssigned) -> None:
+    """A volunteer was put on a shift: their reminder is queued, due SHIFT_REMINDER_HOURS
+    before the start (`domain.shift_reminder_plan`); whether it goes out (consent) is
+    decided when it is due."""
+    volunteer = await work.store.volunteer(data.volunteer_id)
+    if volunteer.erased_at is not None:
+        return
+    occasion = domain.shift_occasion(data.shift_id)
+    queued = await work.store.queued_mail(data.volunteer_id, occasion, domain.SHIFT_REMINDER)
+    now = work.unit.now
+    plan = domain.shift_reminder_plan(data.started_at, now, work.unit.settings.shift_reminder_hours,
+                                      queued["status"] if queued else None)
+    if not plan.queue:
+        return
+    settings = work.unit.settings
+    await work.store.put_mail(data.volunteer_id, occasion, domain.SHIFT_REMINDER, "volunteer",
+                              domain.shift_reminder_context(data, plan.due, settings.timezone),
+                              due=plan.due, created_at=now)
+    work.unit.wake("mail")
+
+
+async def release_shift_reminder(work: Work, data: ShiftReleased) -> None:
+    """The volunteer is off the shift (cancelled, reassigned, declined, erased): their
+    reminder, if not sent yet, is not sent."""
+    await work.store.skip_mail(data.volunteer_id, domain.shift_occasion(data.shift_id), domain.SHIFT_REMINDER,
+                               f"shift {data.reason}")
+
+
+async def alert_on_declined_shift(work: Work, data: ShiftDeclined) -> None:
+    """"I cannot come": the reminder (if still pending) is not sent, and the coordinator
+    is alerted once to find someone else. From the link (api.py, applied in its own
+    transaction) or from Kafka (its echo, or a rostering system): the same effect once."""
+    volunteer = await work.store.volunteer(data.volunteer_id)
+    occasion = domain.shift_occasion(data.shift_id)
+    queued = await work.store.queued_mail(data.volunteer_id, occasion, domain.SHIFT_REMINDER)
+    await work.store.skip_mail(data.volunteer_id, occasion, domain.SHIFT_REMINDER, "shift declined")
+    started_at = (datetime.fromisoformat(queued["context"]["started_at"])
+                  if queued and queued["context"].get("started_at") else None)
+    if volunteer.erased_at is None:
+        await _raise_alert(work, data.volunteer_id, domain.shift_declined_alert(
+            data.shift_id, data.declined_at, started_at, work.unit.settings.timezone))
+
+
 _BY_EVENT = {
     VolunteerRegistered: remember_volunteer,
     VolunteerUpdated: update_volunteer,
@@ -164,6 +212,9 @@ _BY_EVENT = {
     FollowUpOverdue: alert_on_overdue_follow_up,
     OpportunityOffered: suggest_opportunity,
     TodoOverdue: mail_lead_on_overdue_todo,
+    ShiftAssigned: plan_shift_reminder,
+    ShiftReleased: release_shift_reminder,
+    ShiftDeclined: alert_on_declined_shift,
 }
 
 
@@ -236,10 +287,33 @@ async def mail_queue(runtime: ServiceRuntime, status: str | None, limit: int) ->
 
 
 async def unsubscribe(runtime: ServiceRuntime, volunteer_id: str) -> None:
-    """No more appreciation mail for this volunteer (coordinator mail about them goes on).
+    """No more appreciation mail for this volunteer (coordinator mail about them goes on,
+    and so do shift reminders: their consent is their own).
     Applied here and now; it publishes nothing, so no echo comes back."""
     async with runtime.unit() as unit:
-        await store.unsubscribe(unit.session, volunteer_id, unit.now)
+        await store.unsubscribe(unit.session, volunteer_id, unit.now, keep=domain.SHIFT_REMINDER)
+
+
+async def stop_shift_reminders(runtime: ServiceRuntime, volunteer_id: str) -> None:
+    """"No more shift reminders" (the link in a reminder): recorded here and now, and
+    pending reminders skipped; publishes nothing. Registration's consent is not
+    changed: a later `volunteers.updated` with the consent on turns them on again."""
+    async with runtime.unit() as unit:
+        await store.stop_shift_reminders(unit.session, volunteer_id, domain.SHIFT_REMINDER)
+
+
+async def decline_shift(runtime: ServiceRuntime, volunteer_id: str, shift_id: str) -> None:
+    """The "I cannot come" link: publishes `shifts.declined` (tasks takes the volunteer
+    off the shift) and applies its effect here at once. A second click publishes
+    again: tasks finds the volunteer off the shift already, and here the alert was
+    raised (once per volunteer and shift), as it was when the echo comes back. The
+    link of an erased volunteer publishes nothing: their id is not spread again."""
+    async with runtime.unit() as unit:
+        declined = ShiftDeclined(volunteer_id=volunteer_id, shift_id=shift_id, declined_at=unit.now)
+        async with batch(unit, [declined]) as work:
+            if (await work.store.volunteer(volunteer_id)).erased_at is None:
+                await unit.emit(SHIFT_DECLINED, declined)
+                await alert_on_declined_shift(work, declined)
 
 
 # -- shared steps --------------------------------------------------------------------

@@ -31,9 +31,12 @@ def closed_by_update(reason: str, changed: set[str]) -> bool:
     return reason == "delivery-failed" and "email" in changed
 
 
+SUGGESTION_FOR_REASON = {"delivery-failed": "suggest_address", "shift-declined": "suggest_replacement"}
+
+
 def suggestion(reason: str) -> str:
     """The text key of what the console suggests doing about an alert."""
-    return "suggest_address" if reason == "delivery-failed" else f"suggest_{checkin_kind_for(reason)}"
+    return SUGGESTION_FOR_REASON.get(reason) or f"suggest_{checkin_kind_for(reason)}"
 
 
 def closed_by_shift(reason: str) -> bool:

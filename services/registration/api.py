@@ -46,6 +46,7 @@ class VolunteerIn(BaseModel):
     coordinator_email: EmailStr | None = None
     appreciation_mail_consent: bool = Field(default=True, description="Thank-you mail and opportunity suggestions.")
     named_in_group_messages_consent: bool = Field(default=False, description="May be named in group messages.")
+    shift_reminder_consent: bool = Field(default=True, description="A reminder before each scheduled shift.")
     interests: Labels = []
     skills: Labels = []
     availability: Availability | None = None
@@ -64,6 +65,7 @@ class VolunteerPatch(BaseModel):
     coordinator_email: EmailStr | None = None
     appreciation_mail_consent: bool = None
     named_in_group_messages_consent: bool = None
+    shift_reminder_consent: bool = None
     active: bool = None
     interests: Labels = None
     skills: Labels = None
@@ -80,6 +82,7 @@ class VolunteerOut(BaseModel):
     coordinator_email: str | None
     appreciation_mail_consent: bool
     named_in_group_messages_consent: bool
+    shift_reminder_consent: bool
     active: bool
     interests: list[str]
     skills: list[str]

@@ -379,7 +379,7 @@ def follow_up_address(opportunity_contact: str | None, volunteer_coordinator: st
 
 # `volunteers.updated` carries these; the others (interests, availability, …) are registration's own.
 PUBLISHED_FIELDS: tuple[str, ...] = (
-    "name", "email", "language", "coordinator_email", "appreciation_mail_consent", "active")
+    "name", "email", "language", "coordinator_email", "appreciation_mail_consent", "shift_reminder_consent", "active")
 
 
 def changed_fields(current: Mapping[str, object], sent: Mapping[str, object]) -> dict[str, object]:

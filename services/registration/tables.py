@@ -22,6 +22,8 @@ volunteers = Table(
     Column("availability", JSON, nullable=True),  # domain.Availability as JSON
     Column("appreciation_mail_consent", Boolean, nullable=False, server_default=true()),
     Column("named_in_group_messages_consent", Boolean, nullable=False, server_default=false()),
+    # Reminders of scheduled shifts: a consent of its own, apart from appreciation mail.
+    Column("shift_reminder_consent", Boolean, nullable=False, server_default=true()),
     Column("active", Boolean, nullable=False, server_default=true()),
     Column("updated_at", UtcDateTime, nullable=True),
 )

@@ -20,7 +20,7 @@ from services.tasks import domain, usecases
 from shared.contracts import ShiftCompleted
 from shared.http import erased_volunteer
 from shared.service import ServiceRuntime
-from shared.values import SafeId, SaneDatetime, ShortText
+from shared.values import LongText, SafeId, SaneDatetime, ShortText
 
 
 @contextmanager
@@ -55,6 +55,10 @@ class ScheduleShiftIn(BaseModel):
     starts_at: SaneDatetime
     ends_at: SaneDatetime
     task: ShortText | None = None
+    place: ShortText | None = Field(default=None, description="Where to go (in the shift reminder).")
+    contact: ShortText | None = Field(default=None, description="Whom to ask on the day, e.g. a name and a phone "
+                                                                "number (in the shift reminder).")
+    bring: LongText | None = Field(default=None, description="What to expect or bring (in the shift reminder).")
     volunteer_id: SafeId | None = Field(default=None, description="Assign right away (optional).")
 
     @model_validator(mode="after")
@@ -82,6 +86,9 @@ class ShiftOut(BaseModel):
     volunteer_id: str | None
     status: domain.Status
     task: str | None
+    place: str | None
+    contact: str | None
+    bring: str | None
     scheduled_start: datetime | None
     scheduled_end: datetime | None
     started_at: datetime | None
@@ -107,12 +114,14 @@ def routes(runtime: ServiceRuntime) -> APIRouter:
 
     @router.post("/shifts", status_code=status.HTTP_201_CREATED, dependencies=[can("shifts:write")])
     async def schedule_shift(body: ScheduleShiftIn) -> ShiftOut:
-        """Schedule a shift, assigned to a volunteer right away when one is named."""
+        """Schedule a shift, assigned to a volunteer right away when one is named
+        (publishes `shifts.assigned`)."""
         with refusals():
             async with runtime.unit() as unit:
                 return ShiftOut.from_row(await usecases.schedule_shift(
                     unit, shift_id=body.shift_id or str(uuid.uuid4()), starts_at=body.starts_at,
-                    ends_at=body.ends_at, task=body.task, volunteer_id=body.volunteer_id))
+                    ends_at=body.ends_at, task=body.task, place=body.place, contact=body.contact,
+                    bring=body.bring, volunteer_id=body.volunteer_id))
 
     @router.get("/shifts/{shift_id}", dependencies=[can("shifts:read")])
     async def get_shift(shift_id: SafeId) -> ShiftOut:
@@ -122,7 +131,8 @@ def routes(runtime: ServiceRuntime) -> APIRouter:
 
     @router.post("/shifts/{shift_id}/assign", dependencies=[can("shifts:write")])
     async def assign_shift(shift_id: SafeId, body: AssignIn) -> ShiftOut:
-        """Assign the shift to a volunteer (or to another one)."""
+        """Assign the shift to a volunteer (publishes `shifts.assigned`), or to another one
+        (the previous volunteer's `shifts.released`, reason `reassigned`)."""
         with refusals():
             async with runtime.unit() as unit:
                 return ShiftOut.from_row(await usecases.assign(unit, shift_id, body.volunteer_id))
@@ -144,6 +154,7 @@ def routes(runtime: ServiceRuntime) -> APIRouter:
 
     @router.post("/shifts/{shift_id}/cancel", dependencies=[can("shifts:write")])
     async def cancel_shift(shift_id: SafeId) -> ShiftOut:
+        """Cancel the shift; an assigned volunteer's `shifts.released`, reason `cancelled`."""
         with refusals():
             async with runtime.unit() as unit:
                 return ShiftOut.from_row(await usecases.cancel(unit, shift_id))

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Literal
 
 Status = Literal["scheduled", "assigned", "completed", "missed", "cancelled"]
-Action = Literal["schedule", "assign", "unassign", "complete", "miss", "cancel", "report-completed"]
+Action = Literal["schedule", "assign", "unassign", "decline", "complete", "miss", "cancel", "report-completed"]
 # The "status" of a shift id not stored yet: creating a shift is a transition too.
 NEW = None
 
@@ -22,6 +22,7 @@ TRANSITIONS: dict[tuple[Status | None, Action], Status] = {
     ("assigned", "complete"): "completed",
     ("assigned", "miss"): "missed",
     ("assigned", "unassign"): "scheduled",  # the volunteer was erased: open for someone else
+    ("assigned", "decline"): "scheduled",  # the volunteer cannot come: open for someone else
     # A rostering system's shifts.completed is a fact about what happened: it wins
     # over our plan, also over a no-show or cancellation recorded here.
     ("scheduled", "report-completed"): "completed",
@@ -53,7 +54,7 @@ def transition(status: Status | None, action: Action) -> Status:
         raise InvalidTransition("a shift with this id exists")
     if status in FINAL:
         raise InvalidTransition(f"cannot {action} the shift: {FINAL[status]}")
-    # Only completing, missing or unassigning an unassigned shift remains.
+    # Only completing, missing, unassigning or declining an unassigned shift remains.
     raise InvalidTransition(f"cannot {action} the shift: nobody is assigned to it")
 
 
@@ -61,6 +62,36 @@ def scheduled_status(assigned: bool) -> Status:
     """A new shift's status: scheduled, and assigned when a volunteer is named at once."""
     status = transition(NEW, "schedule")
     return transition(status, "assign") if assigned else status
+
+
+ReleaseReason = Literal["cancelled", "reassigned", "declined", "erased"]
+
+
+@dataclass(frozen=True)
+class AssignmentChange:
+    """What putting someone on a shift tells others: whom it releases (and why) and
+    whether the new volunteer hears of it (`shifts.assigned`)."""
+
+    released: str | None
+    reason: ReleaseReason | None
+    assigned: bool
+
+
+def assignment_change(previous: str | None, volunteer_id: str) -> AssignmentChange:
+    """Assigning `volunteer_id` to a shift that `previous` (or nobody) was on. The same
+    volunteer again changes nothing, so no second reminder is planned."""
+    if previous == volunteer_id:
+        return AssignmentChange(None, None, False)
+    if previous is None:
+        return AssignmentChange(None, None, True)
+    return AssignmentChange(previous, "reassigned", True)
+
+
+def decline_applies(status: Status, assigned_to: str | None, volunteer_id: str) -> bool:
+    """A volunteer's "I cannot come" takes them off the shift only while they are on
+    it: a late or repeated decline, or one for a shift given to someone else,
+    cancelled or done, changes nothing."""
+    return assigned_to == volunteer_id and TRANSITIONS.get((status, "decline")) is not None
 
 
 @dataclass(frozen=True)

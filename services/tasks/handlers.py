@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.tasks import usecases
-from shared.contracts import ShiftCompleted, VolunteerErased
+from shared.contracts import ShiftCompleted, ShiftDeclined, VolunteerErased
 from shared.delivery import Unit
 from shared.envelope import Envelope
 
@@ -19,3 +19,9 @@ async def record_completed_shift(unit: Unit, event: Envelope) -> None:
 async def erase_volunteer(unit: Unit, event: Envelope) -> None:
     data: VolunteerErased = event.data
     await usecases.erase(unit, data.volunteer_id, data.requested_at)
+
+
+async def decline_shift(unit: Unit, event: Envelope) -> None:
+    """The volunteer's "I cannot come" (the link in their shift reminder)."""
+    data: ShiftDeclined = event.data
+    await usecases.decline(unit, data)

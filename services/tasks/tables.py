@@ -1,4 +1,4 @@
-from sqlalchemy import Column, Index, MetaData, String, Table
+from sqlalchemy import Column, Index, MetaData, String, Table, Text
 
 from shared.db import UtcDateTime, delivery_tables
 
@@ -16,6 +16,10 @@ shifts = Table(
     Column("volunteer_id", String(200), nullable=True),
     Column("status", String(20), nullable=False),
     Column("task", String(200), nullable=True),
+    # What a shift reminder tells the volunteer: where, whom to ask, what to expect or bring.
+    Column("place", String(200), nullable=True),
+    Column("contact", String(200), nullable=True),
+    Column("bring", Text, nullable=True),
     Column("scheduled_start", UtcDateTime, nullable=True),
     Column("scheduled_end", UtcDateTime, nullable=True),
     Column("started_at", UtcDateTime, nullable=True),  # actual start and end, once completed

@@ -8,7 +8,9 @@ answers with 404, 409, 422 or 410.
 The HTTP echo: a shift completed through the API is completed here and then
 published; the `shifts.completed` coming back through the service's own
 subscription runs `complete_reported_shift`, whose transition from `completed` is
-refused: the fact is known and nothing changes. No state depends on the echo."""
+refused: the fact is known and nothing changes. No state depends on the echo.
+`shifts.assigned` and `shifts.released` (for shift reminders) are published, never
+consumed here; `shifts.declined` comes from the reminder's "I cannot come" link."""
 
 from __future__ import annotations
 
@@ -18,7 +20,17 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.tasks import domain, store
-from shared.contracts import SHIFT_COMPLETED, SHIFT_MISSED, ShiftCompleted, ShiftMissed
+from shared.contracts import (
+    SHIFT_ASSIGNED,
+    SHIFT_COMPLETED,
+    SHIFT_MISSED,
+    SHIFT_RELEASED,
+    ShiftAssigned,
+    ShiftCompleted,
+    ShiftDeclined,
+    ShiftMissed,
+    ShiftReleased,
+)
 from shared.delivery import Unit
 
 log = logging.getLogger(__name__)
@@ -48,21 +60,34 @@ async def shift(session: AsyncSession, shift_id: str, *, for_update: bool = Fals
 
 
 async def schedule_shift(unit: Unit, *, shift_id: str, starts_at: datetime, ends_at: datetime, task: str | None,
-                         volunteer_id: str | None) -> dict:
-    """Schedule a shift, assigned at once when a volunteer is named; the shift stored."""
+                         volunteer_id: str | None, place: str | None = None, contact: str | None = None,
+                         bring: str | None = None) -> dict:
+    """Schedule a shift, assigned at once when a volunteer is named (publishes
+    `shifts.assigned`); the shift stored."""
     await _refuse_erased(unit, volunteer_id)
     row = dict(shift_id=shift_id, volunteer_id=volunteer_id, status=domain.scheduled_status(volunteer_id is not None),
-               task=task, scheduled_start=starts_at, scheduled_end=ends_at, reported_by=unit.source)
+               task=task, place=place, contact=contact, bring=bring, scheduled_start=starts_at,
+               scheduled_end=ends_at, reported_by=unit.source)
     if not await store.insert_shift(unit.session, row):
         raise Conflict("a shift with this id exists")
-    return await shift(unit.session, shift_id)
+    stored = await shift(unit.session, shift_id)
+    if volunteer_id is not None:
+        await _emit_assigned(unit, stored)
+    return stored
 
 
 async def assign(unit: Unit, shift_id: str, volunteer_id: str) -> dict:
-    """Assign the shift to a volunteer (or to another one)."""
+    """Assign the shift to a volunteer (or to another one: the previous one is
+    released, reason `reassigned`); publishes `shifts.assigned` for a new volunteer."""
     await _refuse_erased(unit, volunteer_id)
-    await _step(unit, shift_id, "assign", volunteer_id=volunteer_id)
-    return await shift(unit.session, shift_id)
+    before = await _step(unit, shift_id, "assign", volunteer_id=volunteer_id)
+    change = domain.assignment_change(before["volunteer_id"], volunteer_id)
+    if change.released is not None:
+        await _emit_released(unit, shift_id, change.released, change.reason)
+    stored = await shift(unit.session, shift_id)
+    if change.assigned:
+        await _emit_assigned(unit, stored)
+    return stored
 
 
 async def complete(unit: Unit, shift_id: str, started_at: datetime | None, ended_at: datetime | None) -> dict:
@@ -90,8 +115,28 @@ async def mark_missed(unit: Unit, shift_id: str) -> dict:
 
 
 async def cancel(unit: Unit, shift_id: str) -> dict:
-    await _step(unit, shift_id, "cancel")
+    """Cancel the shift; its volunteer, if any, is released (reason `cancelled`)."""
+    before = await _step(unit, shift_id, "cancel")
+    if before["volunteer_id"] is not None:
+        await _emit_released(unit, shift_id, before["volunteer_id"], "cancelled")
     return await shift(unit.session, shift_id)
+
+
+async def decline(unit: Unit, declined: ShiftDeclined) -> bool:
+    """The volunteer said they cannot come: taken off the shift (open again for
+    someone else) and released, reason `declined`, for the coordinator to act on.
+    False when it no longer applies (not on the shift, or the shift is done,
+    cancelled or unknown): nothing changes."""
+    current = await store.shift(unit.session, declined.shift_id, for_update=True)
+    if current is None or not domain.decline_applies(current["status"], current["volunteer_id"],
+                                                     declined.volunteer_id):
+        log.info("decline of shift %s by %s no longer applies", declined.shift_id, declined.volunteer_id)
+        return False
+    await store.update_shift(unit.session, declined.shift_id, volunteer_id=None,
+                             status=domain.transition(current["status"], "decline"))
+    await _emit_released(unit, declined.shift_id, declined.volunteer_id, "declined")
+    log.info("volunteer %s declined shift %s; it is open again", declined.volunteer_id, declined.shift_id)
+    return True
 
 
 async def record_completed_shift(unit: Unit, completed: ShiftCompleted) -> None:
@@ -137,6 +182,19 @@ async def erase(unit: Unit, volunteer_id: str, requested_at: datetime) -> None:
     await store.unlink_volunteer(unit.session, volunteer_id,
                                  assigned_become=domain.transition("assigned", "unassign"))
     log.info("shifts of volunteer %s unlinked (erasure)", volunteer_id)
+
+
+async def _emit_assigned(unit: Unit, row: dict) -> None:
+    """`shifts.assigned`: what a reminder tells the volunteer about the shift."""
+    await unit.emit(SHIFT_ASSIGNED, ShiftAssigned(
+        shift_id=row["shift_id"], volunteer_id=row["volunteer_id"], started_at=row["scheduled_start"],
+        ended_at=row["scheduled_end"], task=row["task"], place=row["place"], contact=row["contact"],
+        bring=row["bring"], assigned_at=unit.now))
+
+
+async def _emit_released(unit: Unit, shift_id: str, volunteer_id: str, reason: domain.ReleaseReason) -> None:
+    await unit.emit(SHIFT_RELEASED, ShiftReleased(
+        shift_id=shift_id, volunteer_id=volunteer_id, reason=reason, released_at=unit.now))
 
 
 async def _refuse_erased(unit: Unit, volunteer_id: str | None) -> None:

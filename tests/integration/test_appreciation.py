@@ -308,12 +308,16 @@ async def test_the_mail_sender_can_run_apart_from_the_consumer(start_service, pr
 
 async def test_a_shift_bringing_a_volunteer_to_9_of_10_announces_the_milestone_coming_up(
         start_service, producer, mail_settings, smtp_server, infra):
-    await start_service(appreciation, settings=mail_settings)
+    runtime = await start_service(appreciation, settings=mail_settings)
     ria, email = uid("ria"), f"ria.{uuid.uuid4().hex[:6]}@example.org"
     piet = uid("piet")  # no appreciation mail: announced all the same, with nothing to send
     await publish(producer, VOLUNTEER_REGISTERED.type, registration(ria, "Ria", email, "en"))
     await publish(producer, VOLUNTEER_REGISTERED.type, registration(piet, "Piet", f"{piet}@example.org",
                                                                     appreciation_mail_consent=False))
+    # Registrations and shifts are different topics, consumed in no fixed order between
+    # them: the registrations first, as the announcements' order below assumes.
+    for volunteer in (ria, piet):
+        await eventually(lambda: _registered(runtime, volunteer))
     for n in range(9):
         await publish(producer, SHIFT_COMPLETED.type, recent_shift(ria, hours_ago=3 + n))
         await publish(producer, SHIFT_COMPLETED.type, recent_shift(piet, hours_ago=3 + n))

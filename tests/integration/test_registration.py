@@ -178,6 +178,23 @@ async def test_a_change_publishes_volunteers_updated(start_service, infra):
     assert (data["email"], data["appreciation_mail_consent"], data["name"]) == ("fatima.new@example.org", False, None)
 
 
+async def test_shift_reminder_consent_is_its_own_and_is_published(start_service, infra):
+    runtime = await start_service(registration)
+    volunteer = unique("reminded")
+    async with client(runtime) as http:
+        registered = await register(http, volunteer, shift_reminder_consent=False)
+        assert (registered["shift_reminder_consent"], registered["appreciation_mail_consent"]) == (False, True)
+        turned_on = await http.patch(f"/volunteers/{volunteer}", json={"shift_reminder_consent": True})
+        assert turned_on.json()["shift_reminder_consent"] is True
+        assert (await http.get(f"/volunteers/{volunteer}")).json()["shift_reminder_consent"] is True
+
+    registrations = await read_topic(infra.kafka_bootstrap, "volunteers.registered", volunteer.encode())
+    assert json.loads(registrations[0].value)["data"]["shift_reminder_consent"] is False
+    updates = await read_topic(infra.kafka_bootstrap, "volunteers.updated", volunteer.encode())
+    data = json.loads(updates[0].value)["data"]
+    assert (data["shift_reminder_consent"], data["appreciation_mail_consent"]) == (True, None)
+
+
 async def test_erasure_removes_the_volunteers_personal_data(start_service, producer):
     runtime = await start_service(registration)
     erased, kept = unique("erased"), unique("kept")

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from services.tasks.service import definition as tasks
 from services.tasks.tables import shifts
-from shared.contracts import SHIFT_COMPLETED, VOLUNTEER_ERASED
+from shared.contracts import SHIFT_COMPLETED, SHIFT_DECLINED, VOLUNTEER_ERASED
 from tests.integration.conftest import api_client, equals, eventually, read_topic, structured
 
 
@@ -180,3 +180,63 @@ async def test_the_api_alone_leaves_the_state_and_its_own_events_coming_back_cha
 async def scalar(runtime, query):
     async with runtime.sessions() as session:
         return await session.scalar(query)
+
+
+DETAILS = {"place": "Voedselbank, Kerkstraat 12", "contact": "Ingrid, 06-12345678",
+           "bring": "Sturdy shoes; coffee is ready at 8:45."}
+
+
+def data_of(records) -> list[dict]:
+    return [json.loads(record.value)["data"] for record in records]
+
+
+async def test_assignments_publish_what_a_reminder_needs_and_releases_say_why(start_service, infra):
+    runtime = await start_service(tasks)
+    ans, piet, shift_id, open_shift = unique("ans"), unique("piet"), unique("shift"), unique("open")
+    async with client(runtime) as http:
+        scheduled = await http.post("/shifts", json={"shift_id": shift_id, "volunteer_id": ans, **SHIFT, **DETAILS})
+        assert (scheduled.status_code, scheduled.json()["place"], scheduled.json()["bring"]) == (
+            201, DETAILS["place"], DETAILS["bring"])
+        assert (await http.post(f"/shifts/{shift_id}/assign", json={"volunteer_id": piet})).status_code == 200
+        assert (await http.post(f"/shifts/{shift_id}/assign", json={"volunteer_id": piet})).status_code == 200
+        assert (await http.post(f"/shifts/{shift_id}/cancel")).json()["status"] == "cancelled"
+        await http.post("/shifts", json={"shift_id": open_shift, **SHIFT})
+        assert (await http.post(f"/shifts/{open_shift}/cancel")).status_code == 200  # nobody to release
+        assert (await http.post("/shifts", json={**SHIFT, "bring": "x" * 2001})).status_code == 422
+
+    [to_ans] = data_of(await read_topic(infra.kafka_bootstrap, "shifts.assigned", ans.encode()))
+    assert {key: to_ans[key] for key in ("shift_id", "task", *DETAILS)} == {
+        "shift_id": shift_id, "task": "food bank", **DETAILS}
+    assert datetime.fromisoformat(to_ans["started_at"]) == datetime.fromisoformat(SHIFT["starts_at"])
+    assert datetime.fromisoformat(to_ans["ended_at"]) == datetime.fromisoformat(SHIFT["ends_at"])
+    # Piet is assigned once: the same assignment again plans no second reminder.
+    assert len(await read_topic(infra.kafka_bootstrap, "shifts.assigned", piet.encode())) == 1
+    [ans_released] = data_of(await read_topic(infra.kafka_bootstrap, "shifts.released", ans.encode()))
+    [piet_released] = data_of(await read_topic(infra.kafka_bootstrap, "shifts.released", piet.encode()))
+    assert (ans_released["shift_id"], ans_released["reason"]) == (shift_id, "reassigned")
+    assert (piet_released["shift_id"], piet_released["reason"]) == (shift_id, "cancelled")
+
+
+async def test_a_declined_shift_is_open_again_and_released_once(start_service, producer, infra):
+    runtime = await start_service(tasks)
+    joke, kees, planned, other = unique("joke"), unique("kees"), unique("planned"), unique("other")
+    async with client(runtime) as http:
+        await http.post("/shifts", json={"shift_id": planned, "volunteer_id": joke, **SHIFT})
+        await http.post("/shifts", json={"shift_id": other, "volunteer_id": kees, **SHIFT})
+
+    async def decline(shift_id: str) -> None:  # as the "I cannot come" link publishes it
+        value, headers = structured(SHIFT_DECLINED.type, {"shift_id": shift_id, "volunteer_id": joke,
+                                                          "declined_at": "2026-12-03T09:00:00+01:00"},
+                                    source="appreciation")
+        await producer.send_and_wait("shifts.declined", value=value, key=joke.encode(), headers=headers)
+
+    await decline(other)    # not Joke's shift: changes nothing
+    await decline(planned)
+    await decline(planned)  # clicked twice (a new event): already off the shift
+    await eventually(lambda: _unlinked(runtime, planned))
+
+    released = data_of(await read_topic(infra.kafka_bootstrap, "shifts.released", joke.encode()))
+    assert [(data["shift_id"], data["reason"]) for data in released] == [(planned, "declined")]
+    assert (await shift_row(runtime, planned)).status == "scheduled"  # open for someone else
+    assert ((await shift_row(runtime, other)).volunteer_id, (await shift_row(runtime, other)).status) == (
+        kees, "assigned")

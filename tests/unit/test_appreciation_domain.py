@@ -23,9 +23,10 @@ HOUR = timedelta(hours=1)
 
 
 def queued(**values):
-    row = dict(volunteer_id="v-42", audience="volunteer", context={}, created_at=NOW - timedelta(minutes=5),
-               name="Anna", email="anna@example.net", language="nl", coordinator_email=None, consent=True,
-               unsubscribed_at=None, erased_at=None, registered_at=NOW - timedelta(days=3)) | values
+    row = dict(volunteer_id="v-42", audience="volunteer", notification="first-shift-thanks", context={},
+               created_at=NOW - timedelta(minutes=5), name="Anna", email="anna@example.net", language="nl",
+               coordinator_email=None, consent=True, shift_reminder_consent=True, unsubscribed_at=None,
+               erased_at=None, registered_at=NOW - timedelta(days=3)) | values
     return SimpleNamespace(**row)
 
 

@@ -17,7 +17,11 @@ from shared.settings import load_settings
 
 # The only routes a caller without a token may reach: they read and change no
 # volunteer's data (health, readiness), or carry their own proof (the signed unsubscribe link).
-PUBLIC = {("GET", "/health"), ("GET", "/ready"), ("GET", "/unsubscribe/{token}"), ("POST", "/unsubscribe/{token}")}
+# Not behind a token: probes, and the signed links in volunteers' mail (the token in
+# the path is the credential).
+PUBLIC = {("GET", "/health"), ("GET", "/ready"), ("GET", "/unsubscribe/{token}"), ("POST", "/unsubscribe/{token}"),
+          ("GET", "/unsubscribe/{token}/shift-reminders"), ("POST", "/unsubscribe/{token}/shift-reminders"),
+          ("GET", "/shifts/decline/{token}"), ("POST", "/shifts/decline/{token}")}
 
 
 @pytest.fixture

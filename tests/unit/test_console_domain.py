@@ -93,7 +93,8 @@ def test_a_new_address_answers_a_failed_delivery(reason, changed, closes):
 
 @pytest.mark.parametrize(("reason", "key"), [
     ("intake-overdue", "suggest_intake"), ("onboarding-overdue", "suggest_onboarding"),
-    ("quiet-volunteer", "suggest_periodic"), ("delivery-failed", "suggest_address")])
+    ("quiet-volunteer", "suggest_periodic"), ("delivery-failed", "suggest_address"),
+    ("shift-declined", "suggest_replacement")])
 def test_what_the_console_suggests(reason, key):
     from services.console.texts import TEXTS
 

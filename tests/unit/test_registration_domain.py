@@ -306,7 +306,7 @@ def test_who_follows_up_an_offer_of_help(contact, coordinator, address):
 
 
 CURRENT = {"name": "Fatima", "email": "f@example.org", "coordinator_email": "desk@example.org",
-           "skills": ["sewing"], "active": True}
+           "skills": ["sewing"], "active": True, "shift_reminder_consent": True}
 
 
 @pytest.mark.parametrize(("sent", "changed", "published"), [
@@ -317,6 +317,9 @@ CURRENT = {"name": "Fatima", "email": "f@example.org", "coordinator_email": "des
     ({"coordinator_email": None}, {"coordinator_email": None}, {}),        # cleared: not published
     ({"active": False, "skills": ["sewing"], "name": "Fatima E."},
      {"active": False, "name": "Fatima E."}, {"active": False, "name": "Fatima E."}),
+    ({"shift_reminder_consent": False}, {"shift_reminder_consent": False},  # its own consent, published
+     {"shift_reminder_consent": False}),
+    ({"shift_reminder_consent": True}, {}, {}),
 ])
 def test_what_a_change_changes_and_what_other_services_hear(sent, changed, published):
     assert domain.changed_fields(CURRENT, sent) == changed

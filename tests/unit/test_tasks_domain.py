@@ -12,6 +12,7 @@ ALLOWED = [
     (None, "schedule", "scheduled"),
     (None, "report-completed", "completed"),
     ("assigned", "unassign", "scheduled"),
+    ("assigned", "decline", "scheduled"),
     ("scheduled", "assign", "assigned"),
     ("assigned", "assign", "assigned"),
     ("scheduled", "cancel", "cancelled"),
@@ -39,6 +40,11 @@ REFUSED = [
     ("completed", "unassign", "already completed"),
     ("missed", "unassign", "already marked missed"),
     ("cancelled", "unassign", "cancelled"),
+    (None, "decline", "no such shift"),
+    ("scheduled", "decline", "nobody is assigned"),
+    ("completed", "decline", "already completed"),
+    ("missed", "decline", "already marked missed"),
+    ("cancelled", "decline", "cancelled"),
     ("scheduled", "complete", "nobody is assigned"),
     ("scheduled", "miss", "nobody is assigned"),
     ("completed", "assign", "already completed"),
@@ -70,7 +76,7 @@ def test_refused_transitions_say_why(status, action, reason):
 
 def test_every_status_and_action_is_either_allowed_or_refused():
     statuses = [None, "scheduled", "assigned", "completed", "missed", "cancelled"]
-    actions = ["schedule", "assign", "unassign", "complete", "miss", "cancel", "report-completed"]
+    actions = ["schedule", "assign", "unassign", "decline", "complete", "miss", "cancel", "report-completed"]
     covered = {(s, a) for s, a, _ in ALLOWED} | {(s, a) for s, a, _ in REFUSED}
     assert covered == {(s, a) for s in statuses for a in actions}
 
@@ -78,6 +84,27 @@ def test_every_status_and_action_is_either_allowed_or_refused():
 @pytest.mark.parametrize(("assigned", "status"), [(False, "scheduled"), (True, "assigned")])
 def test_a_new_shift_is_scheduled_and_assigned_when_someone_is_named(assigned, status):
     assert domain.scheduled_status(assigned) == status
+
+
+@pytest.mark.parametrize(("previous", "volunteer", "expected"), [
+    (None, "ans", domain.AssignmentChange(None, None, True)),              # first assignment: a reminder planned
+    ("ans", "ans", domain.AssignmentChange(None, None, False)),            # the same again: nothing new
+    ("ans", "piet", domain.AssignmentChange("ans", "reassigned", True)),   # Ans released, Piet reminded
+])
+def test_what_an_assignment_tells_others(previous, volunteer, expected):
+    assert domain.assignment_change(previous, volunteer) == expected
+
+
+@pytest.mark.parametrize(("status", "assigned_to", "applies"), [
+    ("assigned", "ans", True),
+    ("assigned", "piet", False),     # given to someone else since the reminder
+    ("scheduled", None, False),      # declined before (a repeated click) or released
+    ("cancelled", "ans", False),
+    ("completed", "ans", False),
+    ("missed", "ans", False),
+])
+def test_a_decline_applies_only_while_the_volunteer_is_on_the_shift(status, assigned_to, applies):
+    assert domain.decline_applies(status, assigned_to, "ans") is applies
 
 
 @pytest.mark.parametrize(("completed", "missed", "expected"), [

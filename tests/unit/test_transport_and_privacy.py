@@ -67,7 +67,8 @@ SENT_AT = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
 def _mail(**values):
     row = dict(id=7, volunteer_id="v-42", audience="coordinator", context={}, email="vol@example.com",
                coordinator_email=None, language="nl", consent=True, unsubscribed_at=None, erased_at=None,
-               registered_at=SENT_AT, created_at=SENT_AT) | values
+               registered_at=SENT_AT, created_at=SENT_AT, notification="first-shift-thanks",
+               shift_reminder_consent=True) | values
     return SimpleNamespace(**row)
 
 
