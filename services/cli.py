@@ -639,17 +639,27 @@ async def _sweep(definitions, settings, moment) -> int:  # noqa: ANN001
 @app.command()
 def demo(
     mail_folder: Annotated[Path, typer.Option(help="Where `make run`'s mail catcher keeps mail")] = Path("var/mail"),
+    mailpit: Annotated[str | None, typer.Option(help="Read the mail from Mailpit's API instead (docker compose: "
+                                                    "http://mailpit:8025)")] = None,
 ) -> None:
-    """Publish the focus group's stories through Kafka to a running stack (`make run`),
-    run the sweeps, and list the mails that result."""
+    """Publish the focus group's stories through Kafka to a running stack (`make run`, or
+    docker compose with --mailpit), run the sweeps, and list the mails that result."""
+    from services import demo as stories
+
+    if mailpit is not None and not mailpit.startswith(("http://", "https://")):
+        typer.echo("dankjewel: --mailpit takes an http(s) URL, e.g. http://mailpit:8025", err=True)
+        raise typer.Exit(2)
     _configure_logging("WARNING")
     settings = _settings()
-    asyncio.run(_demo(settings, mail_folder))
+    if mailpit is not None:
+        mailbox, where = (lambda: stories.mails_in_mailpit(mailpit)), f"Mailpit ({mailpit})"
+    else:
+        mailbox, where = (lambda: stories.mails_in_folder(mail_folder)), str(mail_folder.resolve())
+    asyncio.run(_demo(settings, mailbox, where))
 
 
-async def _demo(settings, mail_folder: Path) -> None:  # noqa: ANN001
+async def _demo(settings, mailbox, where: str) -> None:  # noqa: ANN001
     from datetime import datetime
-    from email import message_from_bytes, policy
 
     from sqlalchemy import select
 
@@ -659,7 +669,7 @@ async def _demo(settings, mail_folder: Path) -> None:  # noqa: ANN001
     from services.registry import all_services
     from shared.db import create_engine
 
-    before = set(mail_folder.glob("*.eml"))
+    before = set(await asyncio.to_thread(mailbox))
     now = datetime.now(settings.timezone)
     typer.echo("publishing the stories of Henk, Samira and Gerard to Kafka …")
     people = await demo.publish_history(settings, now.date())
@@ -673,7 +683,7 @@ async def _demo(settings, mail_folder: Path) -> None:  # noqa: ANN001
             return henk == 12 and gerard is not None
 
     if not await demo.wait_until(consumed):
-        typer.echo("dankjewel: the services did not take the events in within 60 s; is `make run` running?", err=True)
+        typer.echo("dankjewel: the services did not take the events in within 60 s; is the stack running?", err=True)
         await engine.dispose()
         raise typer.Exit(1)
     await engine.dispose()
@@ -681,17 +691,19 @@ async def _demo(settings, mail_folder: Path) -> None:  # noqa: ANN001
     services = all_services()
     await _sweep([services["checkins"], services["appreciation"]], settings, now)
 
+    async def new_mails() -> dict:
+        return {key: mail for key, mail in (await asyncio.to_thread(mailbox)).items() if key not in before}
+
     async def mails_arrived() -> bool:
-        return len(set(mail_folder.glob("*.eml")) - before) >= 4
+        return len(await new_mails()) >= 4
 
     await demo.wait_until(mails_arrived)
     await asyncio.sleep(2)  # anything more would show up now
-    new = sorted(set(mail_folder.glob("*.eml")) - before)
-    typer.echo(f"{len(new)} mails in {mail_folder.resolve()}:")
-    for path in new:
-        message = message_from_bytes(path.read_bytes(), policy=policy.default)
-        typer.echo(f"  {message['X-Dankjewel-Notification']:<22} to {message['To']:<26} {message['Subject']}")
-        typer.echo(f"  {'':<22}    {path}")
+    new = await new_mails()
+    typer.echo(f"{len(new)} mails in {where}:")
+    for mail in sorted(new.values(), key=lambda mail: (mail.notification, mail.to)):
+        typer.echo(f"  {mail.notification:<22} to {mail.to:<26} {mail.subject}")
+        typer.echo(f"  {'':<22}    {mail.where}")
     typer.echo(f"and in the coordinators' console, {settings.console_base_url.rstrip('/')}/ : Gerard's alert on Today "
                "(\"I spoke to Gerard\" closes it), Henk's fifth year coming up, and each one's timeline.")
 

@@ -1,14 +1,21 @@
 """`dankjewel demo`: a short history built from the focus group's stories, published
 through Kafka as an organisation's own systems would, then the sweeps.
 
-Runs against a running stack (`make run` in another terminal). Dates are relative
-to today, so the demo shows the same mails on any day it is run."""
+Runs against a running stack: `make run` in another terminal (mail in its folder),
+or docker compose (`docker compose run --rm appreciation dankjewel demo --mailpit
+http://mailpit:8025`). Dates are relative to today, so the demo shows the same
+mails on any day it is run."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from email import message_from_bytes, policy
+from pathlib import Path
+from urllib.request import urlopen
 
 from aiokafka import AIOKafkaProducer
 
@@ -81,3 +88,40 @@ async def wait_until(check, seconds: float = 60) -> bool:  # noqa: ANN001
             return True
         await asyncio.sleep(0.5)
     return False
+
+
+@dataclass(frozen=True)
+class ArrivedMail:
+    notification: str
+    to: str
+    subject: str
+    where: str  # a file, or the mail's page in Mailpit
+
+
+def mails_in_folder(folder: Path) -> dict[str, ArrivedMail]:
+    """`make run`'s mail catcher: one .eml file per mail."""
+    found = {}
+    for path in folder.glob("*.eml"):
+        message = message_from_bytes(path.read_bytes(), policy=policy.default)
+        found[str(path)] = ArrivedMail(str(message["X-Dankjewel-Notification"]), str(message["To"]),
+                                       str(message["Subject"]), str(path))
+    return found
+
+
+def mails_in_mailpit(base_url: str, limit: int = 200) -> dict[str, ArrivedMail]:
+    """Mailpit (docker compose): its REST API, GET /api/v1/messages (the newest first)
+    and GET /api/v1/message/{ID}/headers for the notification header."""
+    base = base_url.rstrip("/")
+
+    def get(path: str) -> dict:
+        with urlopen(f"{base}{path}", timeout=10) as answer:  # noqa: S310 - an operator-given http(s) URL
+            return json.load(answer)
+
+    found = {}
+    for summary in get(f"/api/v1/messages?limit={limit}").get("messages", []):
+        headers = get(f"/api/v1/message/{summary['ID']}/headers")
+        notification = (headers.get("X-Dankjewel-Notification") or ["?"])[0]
+        to = ", ".join(address.get("Address", "") for address in summary.get("To") or [])
+        found[summary["ID"]] = ArrivedMail(notification, to, summary.get("Subject", ""),
+                                           f"{base}/view/{summary['ID']}")
+    return found

@@ -5,6 +5,7 @@ from email import message_from_bytes, policy
 from sqlalchemy import select
 
 from services.cli import _demo
+from services.demo import mails_in_folder
 from services.console.tables import alerts, volunteers
 from services.registry import all_services
 from shared.mailcatcher import start_mail_catcher
@@ -18,7 +19,7 @@ async def test_demo_publishes_the_stories_and_the_mails_arrive(start_service, se
     try:
         runtimes = {name: await start_service(definition, settings=settings)
                     for name, definition in all_services().items()}
-        await _demo(settings, tmp_path)
+        await _demo(settings, lambda: mails_in_folder(tmp_path), str(tmp_path))
     finally:
         catcher.stop()
     mails = [message_from_bytes(p.read_bytes(), policy=policy.default) for p in sorted(tmp_path.glob("*.eml"))]
