@@ -10,7 +10,8 @@ Columns (a header row names them; order is free, unknown columns are ignored):
 
 volunteers  volunteer_id, name, email, language (nl/en), registered_at (date or
             RFC 3339 time); optional service_started_on, coordinator_email,
-            appreciation_mail_consent (yes/no, true/false, 1/0)
+            appreciation_mail_consent, shift_reminder_consent (yes/no, ja/nee,
+            true/false, 1/0)
 shifts      shift_id, volunteer_id, started_at, ended_at (RFC 3339 with time zone,
             or "YYYY-MM-DD HH:MM" in ORG_TIMEZONE); optional task
 """
@@ -39,7 +40,8 @@ SOURCE = "urn:dankjewel:import"
 KINDS: dict[str, EventType] = {"volunteers": VOLUNTEER_REGISTERED, "shifts": SHIFT_COMPLETED}
 REQUIRED = {"volunteers": ("volunteer_id", "name", "email", "language", "registered_at"),
             "shifts": ("shift_id", "volunteer_id", "started_at", "ended_at")}
-OPTIONAL = {"volunteers": ("service_started_on", "coordinator_email", "appreciation_mail_consent"),
+CONSENTS = ("appreciation_mail_consent", "shift_reminder_consent")
+OPTIONAL = {"volunteers": ("service_started_on", "coordinator_email", *CONSENTS),
             "shifts": ("task",)}
 YES, NO = {"yes", "ja", "true", "1", "y", "j"}, {"no", "nee", "false", "0", "n"}
 
@@ -88,8 +90,9 @@ def _data(kind: str, row: dict[str, str], zone: ZoneInfo) -> dict:
     if kind == "volunteers":
         if "registered_at" in data:
             data["registered_at"] = _day_or_moment(data["registered_at"], zone)
-        if "appreciation_mail_consent" in data:
-            data["appreciation_mail_consent"] = _flag(data["appreciation_mail_consent"])
+        for consent in CONSENTS:
+            if consent in data:
+                data[consent] = _flag(data[consent])
     else:
         for name in ("started_at", "ended_at"):
             if name in data:

@@ -10,6 +10,7 @@ The Kafka record key is the `volunteer_id`; `source` + `id` is the dedup key.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -221,6 +222,10 @@ def _require_attributes(headers: dict[str, bytes], value: bytes) -> None:
         raise BadRecord(f"not a CloudEvent: missing {', '.join(missing)}")
 
 
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+
+
 def _short(error: Exception, limit: int = 300) -> str:
-    text = f"{type(error).__name__}: {error}"
+    """The SDK's reason without what it quotes of the input (it may write "got 'Sami…'")."""
+    text = f"{type(error).__name__}: {_QUOTED.sub('…', str(error))}"
     return text if len(text) <= limit else text[: limit - 1] + "…"

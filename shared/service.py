@@ -171,8 +171,7 @@ class ServiceRuntime:
             try:
                 # A connection of its own, outside the pool: a pooled one would go on
                 # listening for whoever borrows it next.
-                listener = await asyncpg.connect(self.engine.url.set(drivername="postgresql")
-                                                 .render_as_string(hide_password=False), timeout=10)
+                listener = await asyncpg.connect(**listener_connect_args(self.engine), timeout=10)
                 try:
                     await listener.add_listener(wake_channel(self.name), woken)
                     for loop in self.wakers.values():  # work may have come while no one listened
@@ -360,6 +359,17 @@ class ServiceRuntime:
         async with self.engine.connect() as connection:
             return {"service": self.name, "volunteer_id": volunteer_id,
                     "tables": await export_volunteer(connection, self.definition.metadata, volunteer_id)}
+
+
+# DATABASE_URL query parameters SQLAlchemy's asyncpg dialect takes for itself.
+_DIALECT_ONLY = ("prepared_statement_cache_size", "prepared_statement_name_func")
+
+
+def listener_connect_args(engine) -> dict:  # noqa: ANN001 - an AsyncEngine
+    """asyncpg.connect() arguments for the engine's database, as the engine itself
+    connects: `?ssl=require` and the like included (a URL string would not carry them)."""
+    _, arguments = engine.dialect.create_connect_args(engine.url)
+    return {name: value for name, value in arguments.items() if name not in _DIALECT_ONLY}
 
 
 async def export_from(runtimes: list[ServiceRuntime], volunteer_id: str) -> dict:

@@ -132,6 +132,23 @@ def span(name: str, parent: Trace, **attributes: str | int) -> Iterator[Trace]:
             yield trace
 
 
+def name_current_span(name: str) -> None:
+    """Rename the current span once its name is known (no-op without an exporter)."""
+    if _tracer is not None:
+        from opentelemetry.trace import get_current_span
+
+        get_current_span().update_name(name[:200])
+
+
+def _route_template(scope: dict) -> str:
+    """The matched route's template ("/shifts/decline/{token}"), never the path itself:
+    a path can carry a signed link's token, a credential. Mounted apps (`run all`)
+    add their prefix."""
+    route = scope.get("route")
+    template = getattr(route, "path_format", None) or getattr(route, "path", None)
+    return f"{scope.get('root_path', '')}{template}" if template else "(no route)"
+
+
 def traceparent_for_new_event() -> str:
     """The `traceparent` of an event published now: a child of the current trace, or
     the start of a trace (a sweep's event, say, has no cause outside)."""
@@ -154,8 +171,9 @@ class TraceContextMiddleware:
             return
         incoming = next((value for name, value in scope.get("headers", ()) if name == b"traceparent"), None)
         parent = parse(incoming) or new_trace()
-        with span(f"{scope.get('method', 'HTTP')} {scope.get('path', '')}"[:200], parent,
-                  **{"http.request.method": scope.get("method", "")}) as spanned, \
+        method = scope.get("method", "HTTP")
+        # Named by method until the route is known: a path can hold a signed link's token.
+        with span(method, parent, **{"http.request.method": method}) as spanned, \
                 within(parent.child() if spanned is parent else spanned) as trace:  # the request's own span id
             response_header = (b"traceresponse", trace.traceparent.encode())
 
@@ -164,4 +182,7 @@ class TraceContextMiddleware:
                     message = {**message, "headers": [*message.get("headers", ()), response_header]}
                 await send(message)
 
-            await self.app(scope, receive, send_with_trace)
+            try:
+                await self.app(scope, receive, send_with_trace)
+            finally:
+                name_current_span(f"{method} {_route_template(scope)}")

@@ -240,12 +240,15 @@ class MailSender:
         """Write a batch's outcomes in one transaction, one statement per kind; a 5xx is
         final: the coordinator is told, by mail and in the console (`alerts.raised`)."""
         async with self.runtime.unit() as unit:
-            await store.record_outcomes(unit.session, outcomes.rescheduled, outcomes.finished, outcomes.refused)
             alerts = [(mail.volunteer_id, alert) for mail, _ in outcomes.refused
                       if (alert := domain.delivery_failed_alert(mail.occasion, mail.notification, unit.now))]
+            state = store.Store(unit.session)
             if alerts:
-                state = store.Store(unit.session)  # locks the volunteers, as every writer of their mails does
+                # The volunteers' locks first, then their mail rows: the order every
+                # writer of their mails keeps (the consumer too), so none deadlocks another.
                 await state.load(volunteer_id for volunteer_id, _ in alerts)
+            await store.record_outcomes(unit.session, outcomes.rescheduled, outcomes.finished, outcomes.refused)
+            if alerts:
                 for volunteer_id, alert in alerts:
                     volunteer = state.volunteers[volunteer_id]
                     mail = alert.mail()

@@ -21,9 +21,11 @@ def checkin_kind_for(reason: str) -> str:
 
 def closed_by_checkin(reason: str, checkin_kind: str) -> bool:
     """A held check-in answers the overdue contact moment of its own kind, and any
-    conversation answers worries about a quiet volunteer, missed shifts or a mail
-    that could not be delivered (the coordinator reached them another way)."""
-    return reason == f"{checkin_kind}-overdue" or reason in ("quiet-volunteer", "missed-shifts", "delivery-failed")
+    conversation answers worries about a quiet volunteer, missed shifts, a mail
+    that could not be delivered (the coordinator reached them another way) or a
+    shift they cannot come to (the coordinator has it in hand)."""
+    return reason == f"{checkin_kind}-overdue" or reason in ("quiet-volunteer", "missed-shifts", "delivery-failed",
+                                                             "shift-declined")
 
 
 def closed_by_update(reason: str, changed: set[str]) -> bool:

@@ -28,6 +28,8 @@ def test_a_conversation_about_an_alert_is_this_kind_of_check_in(reason, kind):
     ("periodic-overdue", "intake", False),
     ("quiet-volunteer", "intake", True),
     ("missed-shifts", "periodic", True),
+    ("shift-declined", "periodic", True),
+    ("shift-declined", "intake", True),
 ])
 def test_which_check_in_answers_which_alert(reason, checkin, closes):
     assert domain.closed_by_checkin(reason, checkin) is closes

@@ -243,3 +243,9 @@ async def test_a_year_9999_shift_is_dead_lettered_once_without_retries():
     assert sent[1][1]["dlq-reason"] == b"not a CloudEvent: id is longer than 300 characters"
     assert handled == [] and committed == [{tp: 2}]
     assert loop.stats["dead_lettered"] == 2 and loop.stats["processed"] == 0
+
+
+def test_the_sdks_reason_loses_what_it_quotes_of_the_input():
+    with pytest.raises(BadRecord) as refused:
+        parse_record(STRUCTURED, envelope_json(time="Samira de Vries"), "shifts.completed", ACCEPTS_SHIFTS)
+    assert "Samira" not in str(refused.value) and str(refused.value).startswith("not a CloudEvent")

@@ -78,3 +78,10 @@ def test_semicolons_a_byte_order_mark_and_extra_columns_are_fine():
 def test_a_file_that_cannot_be_imported_says_why(kind, text, message):
     with pytest.raises(ImportFileError, match=message):
         rows(kind, text)
+
+
+def test_a_roster_that_says_no_to_shift_reminders_is_heard():
+    [row] = rows("volunteers", "volunteer_id,name,email,language,registered_at,shift_reminder_consent\n"
+                               "ans,Ans,ans@example.org,nl,2026-11-01,nee\n")
+    data = json.loads(row.value)["data"]
+    assert data["shift_reminder_consent"] is False and "appreciation_mail_consent" not in data

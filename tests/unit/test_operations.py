@@ -228,3 +228,13 @@ async def test_outbox_gauges_count_rows_and_the_oldest_age(tmp_path):
         assert samples(metrics)[("dankjewel_outbox_oldest_age_seconds", (("service", "tasks"),))] == 90
     finally:
         await engine.dispose()
+
+
+def test_the_wake_listener_connects_as_the_engine_does_tls_included():
+    from shared.db import create_engine
+    from shared.service import listener_connect_args
+
+    engine = create_engine("postgresql+asyncpg://dankjewel:s3cret@db.example.org:6432/dankjewel"
+                           "?ssl=require&prepared_statement_cache_size=0")
+    assert listener_connect_args(engine) == {"host": "db.example.org", "port": 6432, "user": "dankjewel",
+                                             "password": "s3cret", "database": "dankjewel", "ssl": "require"}

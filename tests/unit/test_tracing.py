@@ -168,3 +168,18 @@ def test_a_unit_adds_up_the_time_of_each_phase():
     with pytest.raises(ZeroDivisionError), unit.timed("rules"):
         1 / 0  # noqa: B018 - a failing phase still counts its time
     assert set(unit.timings) == {"load", "rules"} and all(seconds >= 0 for seconds in unit.timings.values())
+
+
+async def test_a_span_is_named_by_its_route_never_by_the_path_a_token_is_in(exported_spans, tmp_path):
+    app = FastAPI()
+
+    @app.get("/shifts/decline/{token}")
+    async def decline(token: str) -> dict:
+        return {}
+
+    harden(app, load_settings(api_tokens_file=tmp_path / "tokens.json"))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as client:
+        await client.get("/shifts/decline/gAAAAAB-a-signed-link-token")
+        await client.get("/nowhere/gAAAAAB-another-token")
+    names = [span.name for span in exported_spans.get_finished_spans()]
+    assert names == ["GET /shifts/decline/{token}", "GET (no route)"]
