@@ -25,8 +25,8 @@ moment. The records are group-committed over one database connection held for
 the batch (whatever was accepted while a commit ran goes in the next one), and a
 record the database cannot take yet stays in memory and is written first when it
 is back: a database outage does not make the sender send a mail twice.
-Connections stay open while mail keeps coming and are closed when the queue is
-empty.
+Connections stay open while mail keeps coming and are closed once the queue has
+been empty for KEEP_SESSIONS_SECONDS.
 """
 
 from __future__ import annotations
@@ -56,6 +56,9 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=60)
 
 
+# How long SMTP sessions stay open after the last mail, for the next one.
+KEEP_SESSIONS_SECONDS = 5.0
+
 SMTP_ERRORS = (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError)
 
 
@@ -84,12 +87,15 @@ class MailSender:
     async def run(self) -> None:
         wake = self.runtime.waker("mail")
         failures = 0
+        last_sent = time.monotonic()
         try:
             while True:
                 wake.clear()
                 try:
                     handled = await self.send_due()
                     failures = 0
+                    if handled:
+                        last_sent = time.monotonic()
                 except Exception as error:
                     if not is_transient(error):
                         raise
@@ -100,10 +106,13 @@ class MailSender:
                     await asyncio.sleep(delay)
                     continue
                 if not handled:
-                    await self.close_sessions()
-                    # Woken as soon as a transaction in this process queues mail; the timeout
-                    # catches retries that fall due and mail queued by another process
-                    # (`dankjewel background appreciation`: set MAIL_POLL_SECONDS low there).
+                    # Steady mail (100/s arrives in many small batches) keeps its sessions:
+                    # a new one costs a connect and EHLO before the mail. Idle ones close
+                    # well before a server's own timeout (RFC 5321: at least 5 minutes).
+                    if time.monotonic() - last_sent >= KEEP_SESSIONS_SECONDS:
+                        await self.close_sessions()
+                    # Woken as soon as a transaction queues mail (in this process directly, from
+                    # another through PostgreSQL NOTIFY); the timeout catches retries that fall due.
                     try:
                         await asyncio.wait_for(wake.wait(), timeout=self.settings.mail_poll_seconds)
                     except asyncio.TimeoutError:
@@ -288,7 +297,7 @@ class MailSender:
         self.connections[slot] = None
 
     async def close_sessions(self) -> None:
-        """Say goodbye (QUIT) on every open connection: the queue is empty."""
+        """Say goodbye (QUIT) on every open connection: the queue has been empty a while."""
         for slot, smtp in enumerate(self.connections):
             if smtp is None:
                 continue
