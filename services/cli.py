@@ -749,6 +749,81 @@ def import_file(
     raise typer.Exit(1 if result.skipped else 0)
 
 
+rules = typer.Typer(help="The rules file (RULES_FILE): milestones, alerts and follow-up deadlines.",
+                    no_args_is_help=True)
+app.add_typer(rules, name="rules")
+
+
+@rules.command("check")
+def rules_check(
+    file: Annotated[Path, typer.Argument(help="The rules file to check, e.g. my-rules.yaml")],
+    as_of: Annotated[str | None, typer.Option(help="ISO 8601 moment with time zone for the grace window; "
+                                                   "default: now")] = None,
+) -> None:
+    """Validate a rules file (exit 2 naming the file and line), then show what applying
+    it would change for the volunteers in DATABASE_URL, per milestone: how many would be
+    celebrated now and how many recorded silently (older than the grace window). Reads only."""
+    from datetime import datetime, timezone
+
+    from services.appreciation.rules import load_rules
+    from services.checkins.rules import load_followups
+    from shared.settings import SettingsError
+
+    try:
+        new_rules = load_rules(file)
+        followups = load_followups(file)
+    except SettingsError as error:
+        typer.echo(f"dankjewel: {error}", err=True)
+        raise typer.Exit(2) from None
+    try:
+        moment = datetime.fromisoformat(as_of) if as_of else datetime.now(timezone.utc)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        typer.echo(f"dankjewel: --as-of {as_of!r} is not an ISO 8601 moment with a time zone", err=True)
+        raise typer.Exit(2)
+    count = sum(len(rule.at) for rule in new_rules.milestones)
+    typer.echo(f"{file}: valid ({count} milestones, grace window {new_rules.grace_days} days; follow-ups: intake "
+               f"{followups.intake_deadline_days} d, onboarding {followups.onboarding_deadline_days} d, periodic "
+               f"{followups.periodic_months} months, quiet {followups.quiet_after_days} d, escalation "
+               f"{followups.escalation_after_days} d before environment overrides)")
+    settings = _settings()
+    try:
+        effect, seen, changed = asyncio.run(_rules_effect(settings, new_rules, moment))
+    except Exception as error:  # noqa: BLE001 - no database, or one without appreciation's tables
+        typer.echo(f"dankjewel: cannot read the appreciation tables in DATABASE_URL ({type(error).__name__}); "
+                   "start the appreciation service once, or run `dankjewel migrate`", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"{seen} volunteers in DATABASE_URL; " + {
+        True: "these rules differ from those last applied: the next start re-evaluates every volunteer once",
+        False: "these are the rules last applied: starting with them changes nothing",
+        None: "no rules were applied yet: the next start takes the file in force as they are (no re-evaluation)",
+    }[changed])
+    names = sorted(set(effect.celebrated) | set(effect.silent))
+    if not names:
+        typer.echo("no volunteer passed a milestone they do not have yet: nothing would be recorded")
+        return
+    typer.echo(f"{'milestone':<30} {'celebrated now':>14} {'recorded silently':>17}")
+    for name in names:
+        typer.echo(f"{name:<30} {effect.celebrated.get(name, 0):>14} {effect.silent.get(name, 0):>17}")
+    typer.echo(f"{'total':<30} {sum(effect.celebrated.values()):>14} {sum(effect.silent.values()):>17}")
+
+
+async def _rules_effect(settings, new_rules, moment):  # noqa: ANN001, ANN202
+    from sqlalchemy.ext.asyncio import async_sessionmaker
+
+    from services.appreciation import usecases
+    from shared.db import create_engine
+
+    engine = create_engine(settings.database_url)
+    try:
+        sessions = async_sessionmaker(engine, expire_on_commit=False)
+        effect, seen = await usecases.rules_effect(sessions, new_rules, moment, settings.timezone)
+        return effect, seen, await usecases.rules_differ(sessions, new_rules)
+    finally:
+        await engine.dispose()
+
+
 @app.command()
 def schemas(check: Annotated[bool, typer.Option(help="Only report stale files; exit 1 if any.")] = False) -> None:
     """Write one JSON Schema file per event type into shared/schemas/."""

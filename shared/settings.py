@@ -90,12 +90,15 @@ class Settings(BaseSettings):
     # Organisation
     org_timezone: str = "Europe/Amsterdam"
     rules_file: Path | None = None
-    # Follow-up rules (checkins service); days unless named otherwise
-    intake_deadline_days: int = Field(default=7, ge=1)
-    escalation_after_days: int = Field(default=7, ge=1, description="Escalate to the lead this long after the deadline")
-    onboarding_deadline_days: int = Field(default=14, ge=1)
-    periodic_checkin_months: int = Field(default=6, ge=1)
-    quiet_after_days: int = Field(default=60, ge=1)
+    # Follow-up deadlines (checkins service): the rules file's `followups:` section
+    # (services/checkins/rules.py); set here, they override it. Unset: the file, else
+    # the defaults 7, 7, 14, 6, 60.
+    intake_deadline_days: int | None = Field(default=None, ge=1)
+    escalation_after_days: int | None = Field(default=None, ge=1,
+                                              description="Escalate to the lead this long after the deadline")
+    onboarding_deadline_days: int | None = Field(default=None, ge=1)
+    periodic_checkin_months: int | None = Field(default=None, ge=1)
+    quiet_after_days: int | None = Field(default=None, ge=1)
     sweep_interval_seconds: float = Field(default=900, gt=0, description="How often time-based rules run")
 
     # Coordinator console

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Literal, Protocol
 
 from services.appreciation.rules import AlertRules, MilestoneRule, Rules
@@ -28,7 +28,7 @@ TEMPLATE_KEYS = ("milestone", "measure", "threshold", "reached_on", "shifts", "h
                  "due_since", "missed", "started_by", "started_at", "opportunity_title",
                  "failed_notification", "title", "reasons", "action", "due_on",
                  "place", "contact", "bring", "shift_on", "shift_from", "shift_until",
-                 "decline_url", "reminders_off_url")
+                 "decline_url", "reminders_off_url", "per", "year")
 
 
 # -- milestones ------------------------------------------------------------------
@@ -38,12 +38,38 @@ class Crossed:
     milestone: str
     rule: MilestoneRule
     threshold: int
+    year: int | None = None  # of a `per: year` rule
 
 
 def crossed(rules: Rules, measure: str, before: float, after: float) -> list[Crossed]:
-    """Milestones of `measure` whose threshold lies in (before, after]."""
+    """Milestones of `measure` (over the whole time of service) whose threshold lies in (before, after]."""
     return [Crossed(rule.milestone(n), rule, n) for rule in rules.for_measure(measure)
             for n in rule.at if before < n <= after]
+
+
+def crossed_in_year(rules: Rules, year: int, shifts_before: int, hours_before: float,
+                    shift_hours: float) -> list[Crossed]:
+    """`per: year` milestones one more shift of `shift_hours` crosses, given the
+    volunteer's shifts and hours in that calendar year before it."""
+    return [Crossed(rule.milestone(n, year), rule, n, year)
+            for measure, before, after in (("shifts", shifts_before, shifts_before + 1),
+                                           ("hours", hours_before, hours_before + shift_hours))
+            for rule in rules.per_year(measure) for n in rule.at if before < n <= after]
+
+
+def hours_of(shifts: list[tuple[datetime, datetime]]) -> float:
+    """Hours of (started_at, ended_at) shifts."""
+    return sum((end - start).total_seconds() for start, end in shifts) / 3600
+
+
+def year_of(moment: datetime, tz: tzinfo) -> int:
+    """The calendar year (in ORG_TIMEZONE) a shift counts in: that of its end."""
+    return moment.astimezone(tz).year
+
+
+def year_bounds(year: int, tz: tzinfo) -> tuple[datetime, datetime]:
+    """[start, end) of a calendar year in ORG_TIMEZONE."""
+    return datetime(year, 1, 1, tzinfo=tz), datetime(year + 1, 1, 1, tzinfo=tz)
 
 
 def should_celebrate(happened_at: datetime, detected_at: datetime, grace: timedelta) -> bool:
@@ -57,9 +83,11 @@ def local_date(moment: datetime, tz) -> date:  # noqa: ANN001
 
 
 def milestone_parts(rules: Rules, milestone: str) -> tuple[str, int] | None:
-    """(measure, threshold) of a milestone by its name, custom names included."""
-    return next(((rule.measure, n) for rule in rules.milestones for n in rule.at if rule.milestone(n) == milestone),
-                None)
+    """(measure, threshold) of a milestone by its name, custom names and years included."""
+    stem, _, year = milestone.rpartition("-")
+    return next(((rule.measure, n) for rule in rules.milestones for n in rule.at
+                 if (rule.per is None and rule.milestone(n) == milestone)
+                 or (rule.per and year.isdigit() and rule.base_name(n) == stem)), None)
 
 
 @dataclass(frozen=True)
@@ -176,8 +204,10 @@ def milestone_mails(milestone: str, notify: list[str], celebrated: bool, reached
 
 
 def shift_milestone_context(hit: Crossed, engagement: Engagement, task: str | None) -> dict:
+    """Template inputs of a count milestone; a yearly one adds `per` ("year") and the
+    `year`, so a card reads "10 diensten dit jaar" / "10 shifts this year"."""
     return {"shifts": engagement.shift_count, "hours": round(engagement.hours), "task": task,
-            "measure": hit.rule.measure, "threshold": hit.threshold}
+            "measure": hit.rule.measure, "threshold": hit.threshold, "per": hit.rule.per, "year": hit.year}
 
 
 def reminder_mails(a: Anniversary) -> list[MailToQueue]:
@@ -531,3 +561,80 @@ def shift_declined_alert(shift_id: str, declined_at: datetime, started_at: datet
     return Alert(reason="shift-declined", occasion=f"shift-declined:{short(shift_id)}",
                  notification="coordinator-alert", audience="coordinator", due_since=declined_at,
                  context={"started_at": started_at.astimezone(tz).isoformat() if started_at else None})
+
+
+# -- re-evaluating a volunteer under (changed) rules --------------------------------------
+
+@dataclass(frozen=True)
+class Passed:
+    """A milestone a volunteer's history has passed, and when (for the grace window)."""
+
+    milestone: str
+    rule: MilestoneRule
+    threshold: int
+    happened_at: datetime
+    context: dict
+
+
+def _count_passes(rules: list[MilestoneRule], shifts: list[tuple[datetime, datetime]], year: int | None,
+                  measure: str) -> list[Passed]:
+    """Thresholds of `rules` the shifts (ordered by end) pass, each at the end of the
+    shift that passed it."""
+    passed, count, hours = [], 0, 0.0
+    for started_at, ended_at in shifts:
+        before_count, before_hours = count, hours
+        count, hours = count + 1, hours + (ended_at - started_at).total_seconds() / 3600
+        before, after = (before_count, count) if measure == "shifts" else (before_hours, hours)
+        for rule in rules:
+            for n in rule.at:
+                if before < n <= after:
+                    passed.append(Passed(rule.milestone(n, year), rule, n, ended_at, {
+                        "shifts": count, "hours": round(hours), "task": None, "measure": measure,
+                        "threshold": n, "per": rule.per, "year": year}))
+    return passed
+
+
+def passed_milestones(rules: Rules, shifts: list[tuple[datetime, datetime]], started_on: date | None,
+                      today: date, tz: tzinfo) -> list[Passed]:
+    """Every milestone of the rules the volunteer has passed by `today`: count
+    thresholds (over all time, and per calendar year) at the end of the shift that
+    passed them, anniversaries on their day. Whether each is new (the ledger) and
+    still celebrated (the grace window) is the caller's question."""
+    shifts = sorted(shifts, key=lambda shift: shift[1])
+    passed = []
+    for measure in ("shifts", "hours"):
+        passed += _count_passes(rules.for_measure(measure), shifts, None, measure)
+        if rules.per_year(measure):
+            for year in sorted({year_of(end, tz) for _, end in shifts}):
+                in_year = [shift for shift in shifts if year_of(shift[1], tz) == year]
+                passed += _count_passes(rules.per_year(measure), in_year, year, measure)
+    if started_on is not None:
+        reached, _ = due_on(rules, started_on, today)
+        passed += [Passed(a.milestone, a.rule, a.years, datetime.combine(a.on, time(0), tzinfo=tz),
+                          anniversary_context(a)) for a in reached]
+    return sorted(passed, key=lambda p: p.happened_at)
+
+
+@dataclass(frozen=True)
+class RulesEffect:
+    """What applying rules would do for current volunteers, per milestone."""
+
+    celebrated: dict[str, int] = field(default_factory=dict)  # recorded and mailed now
+    silent: dict[str, int] = field(default_factory=dict)  # recorded, older than the grace window: not mailed
+
+    def add(self, new: list[Passed], now: datetime, grace: timedelta) -> None:
+        for p in new:
+            bucket = self.celebrated if should_celebrate(p.happened_at, now, grace) else self.silent
+            bucket[p.milestone] = bucket.get(p.milestone, 0) + 1
+
+
+def new_milestones(passed: list[Passed], in_ledger: set[str]) -> list[Passed]:
+    """Those not recorded before (the ledger holds each milestone once per volunteer)."""
+    return [p for p in passed if p.milestone not in in_ledger]
+
+
+def rules_digest(rules: Rules) -> str:
+    """What re-evaluation depends on (milestones and the grace window), as a digest:
+    comments, alerts and follow-up deadlines do not count."""
+    canonical = rules.model_dump_json(include={"grace_days", "milestones"})
+    return hashlib.sha256(canonical.encode()).hexdigest()

@@ -1,4 +1,6 @@
-"""The rules file: which milestones count and what each triggers (configuration, not code)."""
+"""The rules file: which milestones count and what each triggers (configuration, not code).
+
+Its `followups:` section belongs to check-ins (services/checkins/rules.py)."""
 
 from __future__ import annotations
 
@@ -39,6 +41,9 @@ class MilestoneRule(Strict):
     notify: list[VolunteerNotification] = Field(min_length=1)
     coordinator_reminder_days: int | None = Field(default=None, ge=1, le=90)
     lunch: Lunch | None = None
+    # `per: year`: n shifts (hours) within one calendar year in ORG_TIMEZONE, reached
+    # once per year; the milestone's name carries the year (`shifts-10-2026`).
+    per: Literal["year"] | None = None
 
     @field_validator("at")
     @classmethod
@@ -51,6 +56,8 @@ class MilestoneRule(Strict):
     def _consistent(self) -> "MilestoneRule":
         if self.name and len(self.at) != 1:
             raise ValueError("`name` can only be given for a single threshold")
+        if self.per and self.measure == "years":
+            raise ValueError("`per: year` applies to shifts and hours only")
         if self.measure != "years" and (self.coordinator_reminder_days or self.lunch):
             raise ValueError("coordinator_reminder_days and lunch apply to years of service only")
         if self.lunch and "lunch-invitation" not in self.notify:
@@ -60,8 +67,17 @@ class MilestoneRule(Strict):
             raise ValueError("service-anniversary and lunch-invitation apply to years of service only")
         return self
 
-    def milestone(self, threshold: int) -> str:
+    def base_name(self, threshold: int) -> str:
         return self.name or f"{self.measure}-{threshold}"
+
+    def milestone(self, threshold: int, year: int | None = None) -> str:
+        """The ledger's name: `shifts-10`, a custom name, or for `per: year` the name
+        with the year (`shifts-10-2026`, `busy-bee-2026`)."""
+        if self.per == "year":
+            if year is None:
+                raise ValueError(f"{self.base_name(threshold)} is reached per year: name the year")
+            return f"{self.base_name(threshold)}-{year}"
+        return self.base_name(threshold)
 
 
 class AlertRules(Strict):
@@ -74,20 +90,35 @@ class Rules(Strict):
     grace_days: int = Field(default=14, ge=0)
     milestones: list[MilestoneRule]
     alerts: AlertRules = AlertRules()
+    # Check-ins' deadlines: read and validated by check-ins (services/checkins/rules.py),
+    # which parses only this section; appreciation leaves it alone.
+    followups: dict | None = None
 
     @model_validator(mode="after")
     def _unique_milestones(self) -> "Rules":
         seen: set[str] = set()
+        yearly: set[str] = set()
         for rule in self.milestones:
             for threshold in rule.at:
-                name = rule.milestone(threshold)
-                if name in seen:
+                # `shifts-10` over all time and `shifts-10` per year (`shifts-10-2026`) may both exist
+                name = rule.base_name(threshold)
+                group = yearly if rule.per else seen
+                if name in group:
                     raise ValueError(f"milestone {name!r} is defined twice")
-                seen.add(name)
+                group.add(name)
+        for name in seen:  # `busy-2026` must not be both a name and `busy` in 2026
+            stem, _, year = name.rpartition("-")
+            if stem in yearly and year.isdigit() and len(year) == 4:
+                raise ValueError(f"milestone {name!r} reads like {stem!r} per year in {year}; rename one")
         return self
 
     def for_measure(self, measure: str) -> list[MilestoneRule]:
-        return [rule for rule in self.milestones if rule.measure == measure]
+        """The rules of `measure` counted over the whole time of service (not `per`)."""
+        return [rule for rule in self.milestones if rule.measure == measure and rule.per is None]
+
+    def per_year(self, measure: str) -> list[MilestoneRule]:
+        """The rules of `measure` counted per calendar year."""
+        return [rule for rule in self.milestones if rule.measure == measure and rule.per == "year"]
 
 
 @lru_cache(maxsize=4)

@@ -26,7 +26,7 @@ from datetime import date, datetime, timedelta, timezone
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from services.appreciation.tables import ledger, mails, shifts, volunteers
+from services.appreciation.tables import ledger, mails, rules_applied, shifts, volunteers
 from shared import tracing
 from shared.db import insert_rows, update_each
 
@@ -116,6 +116,18 @@ class Store:
         self.shift_known[shift_id] = True
         self.new_shifts.append(row)
         return True
+
+    async def shifts_between(self, volunteer_id: str, start: datetime, end: datetime,
+                             but: str | None = None) -> list[tuple[datetime, datetime]]:
+        """(started_at, ended_at) of the volunteer's shifts that ended in [start, end),
+        those of this transaction included, shift `but` left out."""
+        rows = await self.session.execute(select(shifts.c.shift_id, shifts.c.started_at, shifts.c.ended_at).where(
+            shifts.c.volunteer_id == volunteer_id, shifts.c.ended_at >= start, shifts.c.ended_at < end))
+        found = {row.shift_id: (row.started_at, row.ended_at) for row in rows}
+        found |= {row["shift_id"]: (row["started_at"], row["ended_at"]) for row in self.new_shifts
+                  if row["volunteer_id"] == volunteer_id and start <= row["ended_at"] < end}
+        found.pop(but, None)
+        return sorted(found.values(), key=lambda shift: shift[1])
 
     async def add_milestone(self, row: dict) -> bool:
         await self.volunteer(row["volunteer_id"])
@@ -227,6 +239,57 @@ async def due_for_sweep(session: AsyncSession, today: date, after_id: str, limit
         .where(volunteers.c.next_sweep_on <= today, volunteers.c.erased_at.is_(None),
                volunteers.c.volunteer_id > after_id)
         .order_by(volunteers.c.volunteer_id).limit(limit))).all())
+
+
+# -- re-evaluating every volunteer under changed rules --------------------------------
+
+async def volunteer_ids_after(session: AsyncSession, after_id: str, limit: int) -> list[str]:
+    """Ids (in order, after `after_id`) of volunteers not erased: a page to re-evaluate."""
+    return list((await session.scalars(
+        select(volunteers.c.volunteer_id)
+        .where(volunteers.c.erased_at.is_(None), volunteers.c.volunteer_id > after_id)
+        .order_by(volunteers.c.volunteer_id).limit(limit))).all())
+
+
+async def volunteers_page(session: AsyncSession, after_id: str, limit: int) -> list:
+    """(volunteer_id, service_started_on) of a page of volunteers not erased (read only)."""
+    return list(await session.execute(
+        select(volunteers.c.volunteer_id, volunteers.c.service_started_on)
+        .where(volunteers.c.erased_at.is_(None), volunteers.c.volunteer_id > after_id)
+        .order_by(volunteers.c.volunteer_id).limit(limit)))
+
+
+async def shifts_of(session: AsyncSession, volunteer_ids: list[str]) -> dict[str, list[tuple[datetime, datetime]]]:
+    """(started_at, ended_at) of each volunteer's counted shifts."""
+    found: dict[str, list[tuple[datetime, datetime]]] = {}
+    for chunk in _chunks(volunteer_ids):
+        rows = await session.execute(select(shifts.c.volunteer_id, shifts.c.started_at, shifts.c.ended_at)
+                                     .where(shifts.c.volunteer_id.in_(chunk)))
+        for row in rows:
+            found.setdefault(row.volunteer_id, []).append((row.started_at, row.ended_at))
+    return found
+
+
+async def ledger_names_of(session: AsyncSession, volunteer_ids: list[str]) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for chunk in _chunks(volunteer_ids):
+        rows = await session.execute(select(ledger.c.volunteer_id, ledger.c.milestone)
+                                     .where(ledger.c.volunteer_id.in_(chunk)))
+        for row in rows:
+            found.setdefault(row.volunteer_id, set()).add(row.milestone)
+    return found
+
+
+async def applied_rules_digest(session: AsyncSession) -> str | None:
+    return await session.scalar(select(rules_applied.c.digest).where(rules_applied.c.name == "rules"))
+
+
+async def record_applied_rules(session: AsyncSession, digest: str, now: datetime) -> None:
+    changed = await session.execute(update(rules_applied).where(rules_applied.c.name == "rules")
+                                    .values(digest=digest, applied_at=now))
+    if changed.rowcount == 0:
+        await insert_rows(session, rules_applied, [dict(name="rules", digest=digest, applied_at=now)],
+                          skip_conflicts=True)
 
 
 # -- the mail queue ----------------------------------------------------------------

@@ -76,3 +76,14 @@ mails = Table(
     UniqueConstraint("volunteer_id", "occasion", "notification", name="appreciation_mails_once"),
     Index("appreciation_mails_due", "status", "next_attempt_at"),
 )
+
+# The rules last applied to every volunteer (`usecases.apply_changed_rules`): one row,
+# the digest of the rules' milestones and grace window. A different digest at the
+# next sweep re-evaluates every volunteer once.
+rules_applied = Table(
+    "appreciation_rules_applied",
+    metadata,
+    Column("name", String(20), primary_key=True),  # always "rules"
+    Column("digest", String(64), nullable=False),
+    Column("applied_at", UtcDateTime, nullable=False),
+)

@@ -8,11 +8,14 @@ never by the store or the mail sender."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+
+from sqlalchemy.exc import DBAPIError
 
 from services.appreciation import domain, store
 from services.appreciation.rules import Rules, rules_for
@@ -43,6 +46,7 @@ from shared.contracts import (
 from shared.delivery import Unit
 from shared.service import ServiceRuntime
 
+log = logging.getLogger(__name__)
 SWEEP_PAGE = 1000  # volunteers per sweep transaction
 TODO_EVENT_IDS = uuid.UUID("0e6b8a52-3f1d-4c7e-9b55-2d4a6f1c8e90")
 
@@ -120,7 +124,8 @@ async def count_shift(work: Work, data: ShiftCompleted) -> None:
                                volunteer.last_activity_at, data.started_at, data.ended_at)
     volunteer.set(shift_count=after.shift_count, hours=after.hours, missed_in_a_row=0,
                   first_shift_at=after.first_shift_at, last_activity_at=after.last_activity_at)
-    for hit in after.crossed:
+    hits = after.crossed + await _crossed_this_year(work, data)
+    for hit in hits:
         await _record_milestone(work, data.volunteer_id, hit.milestone, data.ended_at, hit.rule.notify,
                                 domain.shift_milestone_context(hit, after, data.task))
     if volunteer.erased_at is None:
@@ -129,6 +134,18 @@ async def count_shift(work: Work, data: ShiftCompleted) -> None:
             upcoming = domain.upcoming_count(work.rules, data.volunteer_id, measure, value, allowed)
             if upcoming is not None:
                 await _announce(work, upcoming)
+
+
+async def _crossed_this_year(work: Work, data: ShiftCompleted) -> list[domain.Crossed]:
+    """The `per: year` milestones this shift crosses in the calendar year it ended in
+    (read only when the rules have such milestones)."""
+    if not (work.rules.per_year("shifts") or work.rules.per_year("hours")):
+        return []
+    tz = work.unit.settings.timezone
+    year = domain.year_of(data.ended_at, tz)
+    before = await work.store.shifts_between(data.volunteer_id, *domain.year_bounds(year, tz), but=data.shift_id)
+    return domain.crossed_in_year(work.rules, year, len(before), domain.hours_of(before),
+                                  domain.hours_of([(data.started_at, data.ended_at)]))
 
 
 async def count_missed_shift(work: Work, data: ShiftMissed) -> None:
@@ -224,6 +241,7 @@ async def sweep(runtime: ServiceRuntime, as_of: datetime) -> int:
     """Raise every anniversary and reminder due at `as_of`; the same sweep twice raises
     nothing twice. A page of volunteers per transaction, loaded and locked together."""
     rules = rules_for(runtime.settings)
+    await apply_changed_rules(runtime, rules, as_of)
     today = domain.local_date(as_of, runtime.settings.timezone)
     raised, after_id = 0, ""
     while True:
@@ -262,6 +280,100 @@ async def _raise_due(work: Work, volunteer: Volunteer, today: date) -> int:
         await _announce_next_anniversary(work, volunteer, today)
     volunteer.set(next_sweep_on=domain.next_relevant_date(work.rules, volunteer.service_started_on, after=today))
     return raised + recorded
+
+
+# -- changed rules: every volunteer re-evaluated once ------------------------------------
+
+async def apply_changed_rules(runtime: ServiceRuntime, rules: Rules, now: datetime) -> int | None:
+    """When the rules' milestones or grace window differ from those last applied
+    (`appreciation_rules_applied`), re-evaluate every volunteer once: each milestone
+    their history has passed and the ledger lacks is recorded (celebrated and mailed
+    only when it was passed inside the grace window), and `next_sweep_on` is
+    recomputed. Runs first in the sweep, so under its advisory lock: one instance
+    does it. The very first sweep only stores the digest (nothing was applied before
+    to compare with: the rules in force were applied live). The ledger holds each
+    milestone once, so a crash half-way and a second pass record nothing twice.
+    Returns how many were recorded (None: nothing to re-evaluate)."""
+    digest = domain.rules_digest(rules)
+    async with runtime.sessions() as session:
+        applied = await store.applied_rules_digest(session)
+    if applied == digest:
+        return None
+    if applied is None:  # the first sweep (a new database, or the upgrade that brought this): the baseline
+        async with runtime.unit(now=now) as unit:
+            await store.record_applied_rules(unit.session, digest, now)
+        return None
+    tz = runtime.settings.timezone
+    today = domain.local_date(now, tz)
+    recorded, volunteers_seen, after_id = 0, 0, ""
+    while True:
+        async with runtime.unit(now=now) as unit:
+            ids = await store.volunteer_ids_after(unit.session, after_id, SWEEP_PAGE)
+            work = Work(unit, Store(unit.session), rules)
+            await work.store.load(ids)
+            shifts = await store.shifts_of(unit.session, ids)
+            for volunteer_id in ids:
+                recorded += await _reevaluate(work, work.store.volunteers[volunteer_id],
+                                              shifts.get(volunteer_id, []), today)
+            await work.store.save()
+            if len(ids) < SWEEP_PAGE:
+                await store.record_applied_rules(unit.session, digest, now)
+        volunteers_seen += len(ids)
+        if len(ids) < SWEEP_PAGE:
+            break
+        after_id = ids[-1]
+    log.info("rules changed: %d volunteers re-evaluated, %d milestones recorded", volunteers_seen, recorded)
+    return recorded
+
+
+async def _reevaluate(work: Work, volunteer: Volunteer, shifts: list, today: date) -> int:
+    if volunteer.erased_at is not None:  # read again under the row lock
+        return 0
+    passed = domain.passed_milestones(work.rules, shifts, volunteer.service_started_on, today,
+                                      work.unit.settings.timezone)
+    recorded = 0
+    for p in passed:
+        recorded += await _record_milestone(work, volunteer.volunteer_id, p.milestone, p.happened_at,
+                                            p.rule.notify, p.context)
+    if volunteer.service_started_on is not None:
+        # From yesterday on: what is due today stays for the sweep that follows.
+        volunteer.set(next_sweep_on=domain.next_relevant_date(work.rules, volunteer.service_started_on,
+                                                              after=today - timedelta(days=1)))
+    return recorded
+
+
+async def rules_effect(sessions, rules: Rules, now: datetime, tz) -> tuple[domain.RulesEffect, int]:  # noqa: ANN001
+    """What `apply_changed_rules` would record for current volunteers under `rules`,
+    per milestone (celebrated now, or recorded silently), and how many volunteers
+    were looked at. Reads only (`dankjewel rules check`)."""
+    effect, seen, after_id = domain.RulesEffect(), 0, ""
+    today = domain.local_date(now, tz)
+    grace = timedelta(days=rules.grace_days)
+    while True:
+        async with sessions() as session:
+            page = await store.volunteers_page(session, after_id, SWEEP_PAGE)
+            ids = [row.volunteer_id for row in page]
+            shifts = await store.shifts_of(session, ids)
+            ledger = await store.ledger_names_of(session, ids)
+        for row in page:
+            passed = domain.passed_milestones(rules, shifts.get(row.volunteer_id, []), row.service_started_on,
+                                              today, tz)
+            effect.add(domain.new_milestones(passed, ledger.get(row.volunteer_id, set())), now, grace)
+        seen += len(page)
+        if len(page) < SWEEP_PAGE:
+            return effect, seen
+        after_id = ids[-1]
+
+
+async def rules_differ(sessions, rules: Rules) -> bool | None:  # noqa: ANN001
+    """Whether the next sweep (at every start) would re-evaluate every volunteer under
+    `rules`; None when no rules were applied yet (the next sweep takes them as the baseline)."""
+    async with sessions() as session:
+        try:
+            applied = await store.applied_rules_digest(session)
+        except DBAPIError:  # a database from before the table existed
+            applied = None
+    return None if applied is None else applied != domain.rules_digest(rules)
 
 
 async def _open_card_todo(unit: Unit, volunteer_id: str, anniversary: domain.Anniversary) -> None:

@@ -24,23 +24,14 @@ LADDER: tuple[Rung, ...] = ("reminder", "escalation")
 
 @dataclass(frozen=True)
 class Rules:
-    """Deadlines, from settings (INTAKE_DEADLINE_DAYS, …)."""
+    """Deadlines: the rules file's `followups:` section, overridden by environment
+    variables (`services/checkins/rules.py` reads them)."""
 
     intake: timedelta = timedelta(days=7)
     onboarding: timedelta = timedelta(days=14)
     periodic_months: int = 6
     quiet: timedelta = timedelta(days=60)
     escalation_after: timedelta = timedelta(days=7)
-
-    @classmethod
-    def from_settings(cls, settings) -> "Rules":  # noqa: ANN001 - shared.settings.Settings
-        return cls(
-            intake=timedelta(days=settings.intake_deadline_days),
-            onboarding=timedelta(days=settings.onboarding_deadline_days),
-            periodic_months=settings.periodic_checkin_months,
-            quiet=timedelta(days=settings.quiet_after_days),
-            escalation_after=timedelta(days=settings.escalation_after_days),
-        )
 
 
 def add_months(moment: datetime, months: int) -> datetime:

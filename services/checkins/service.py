@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from services.checkins import api, handlers
+from services.checkins import api, handlers, rules
 from services.checkins.sweep import sweep
 from services.checkins.tables import SERVICE, delivery, metadata
 from shared.consumer import Subscription
@@ -22,4 +22,5 @@ definition = ServiceDefinition(
     routes=api.routes,
     http_port=8003,
     sweep=sweep,
+    check_config=rules.check_config,
 )

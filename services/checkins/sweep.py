@@ -14,7 +14,7 @@ from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 
-from services.checkins import domain, usecases
+from services.checkins import rules as rules_file, usecases
 from shared.service import ServiceRuntime
 
 log = logging.getLogger(__name__)
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 async def sweep(runtime: ServiceRuntime, as_of: datetime) -> int:
     """Raise every rung due at `as_of` that was not raised before, each in its own
     transaction; return how many."""
-    rules = domain.Rules.from_settings(runtime.settings)
+    rules = rules_file.rules_for(runtime.settings)
     async with runtime.sessions() as session:
         due = await usecases.rungs_due(session, rules, as_of)
     count = 0

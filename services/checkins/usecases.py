@@ -22,6 +22,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.checkins import domain, store
+from services.checkins import rules as rules_file
 from shared.contracts import (
     CHECKIN_COMPLETED,
     FOLLOWUP_OVERDUE,
@@ -232,7 +233,7 @@ async def raise_rung(unit: Unit, clock: dict, due: domain.RungDue, rules: domain
 
 
 def _rules(unit: Unit) -> domain.Rules:
-    return domain.Rules.from_settings(unit.settings)
+    return rules_file.rules_for(unit.settings)
 
 
 async def _move_clock(unit: Unit, volunteer_id: str, kind: domain.Kind, rule: ClockRule, start: datetime,

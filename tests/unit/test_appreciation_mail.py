@@ -299,3 +299,12 @@ def test_a_lunch_invitation_under_a_custom_name_carries_its_calendar_entry():
     [attachment] = list(build(invitation.notification, "en", **invitation.context).iter_attachments())
     assert "DTSTART;TZID=Europe/Amsterdam:20261211T123000" in attachment.get_content()
     assert "LOCATION:the canteen" in attachment.get_content()
+
+
+@pytest.mark.parametrize(("language", "subject"), [("nl", "10 diensten in 2026: dank je wel, Henk!"),
+                                                   ("en", "10 shifts in 2026: thank you, Henk!")])
+def test_a_yearly_milestone_card_names_its_year(language, subject):
+    message = build("milestone-card", language, milestone="shifts-10-2026", measure="shifts", threshold=10,
+                    per="year", year=2026)
+    assert message["Subject"] == subject
+    assert "in 2026" in message.get_body(("plain",)).get_content()

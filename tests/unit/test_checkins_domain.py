@@ -1,12 +1,15 @@
 """Table-driven tests of the check-in rules: deadlines, the ladder, how clocks move."""
 
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from services.checkins import domain
+from services.checkins import rules as rules_file
 from services.checkins.domain import Clock, Rules
+from shared.settings import load_settings
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=timezone.utc)
 DAY = timedelta(days=1)
@@ -25,15 +28,64 @@ def test_due_at(kind, started, due):
     assert domain.due_at(kind, started, RULES) == due
 
 
-def test_deadlines_come_from_settings():
-    class Settings:
-        intake_deadline_days, onboarding_deadline_days, periodic_checkin_months = 3, 5, 1
-        quiet_after_days, escalation_after_days = 30, 2
+FOLLOWUPS = "followups:\n  intake_deadline_days: 3\n  onboarding_deadline_days: 5\n  periodic_months: 1\n" \
+            "  quiet_after_days: 30\n  escalation_after_days: 2\n"
 
-    rules = Rules.from_settings(Settings)
+
+def test_deadlines_come_from_the_rules_file(tmp_path):
+    path = tmp_path / "rules.yaml"
+    path.write_text("grace_days: 14\nmilestones: []\n" + FOLLOWUPS)
+    rules = rules_file.rules_for(load_settings(rules_file=path))
     assert domain.due_at("intake", T0, rules) == T0 + 3 * DAY
     assert domain.due_at("periodic", T0, rules) == datetime(2026, 12, 1, 9, tzinfo=timezone.utc)
     assert [r.rung for r in domain.rungs_due("intake", T0, rules, set(), T0 + 5 * DAY)] == ["reminder", "escalation"]
+
+
+def test_the_shipped_file_holds_the_defaults():
+    assert rules_file.load_followups() == rules_file.FollowUps()
+    assert rules_file.FollowUps().rules() == RULES
+
+
+@pytest.mark.parametrize(("file_text", "environment", "expected"), [
+    # (intake, onboarding, periodic months, quiet, escalation) in days
+    ("", {}, (7, 14, 6, 60, 7)),  # no section: today's defaults
+    (FOLLOWUPS, {}, (3, 5, 1, 30, 2)),  # the file
+    ("followups:\n  quiet_after_days: 90\n", {}, (7, 14, 6, 90, 7)),  # a key left out keeps its default
+    (FOLLOWUPS, {"QUIET_AFTER_DAYS": "45", "INTAKE_DEADLINE_DAYS": "10"}, (10, 5, 1, 45, 2)),  # set: wins
+    ("", {"ESCALATION_AFTER_DAYS": "3", "PERIODIC_CHECKIN_MONTHS": "12", "ONBOARDING_DEADLINE_DAYS": "21"},
+     (7, 21, 12, 60, 3)),
+])
+def test_environment_variables_override_the_file(tmp_path, monkeypatch, file_text, environment, expected):
+    for name in rules_file.OVERRIDES.values():
+        monkeypatch.delenv(name.upper(), raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    path = tmp_path / "rules.yaml"
+    path.write_text("milestones: []\n" + file_text)
+    f = rules_file.followups_for(load_settings(rules_file=path))
+    assert (f.intake_deadline_days, f.onboarding_deadline_days, f.periodic_months, f.quiet_after_days,
+            f.escalation_after_days) == expected
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("milestones: []\nfollowups:\n  intake_deadline_days: 0\n",
+     "line 3: followups.intake_deadline_days: Input should be greater than or equal to 1"),
+    ("milestones: []\nfollowups:\n  intake_days: 5\n", "line 3: followups.intake_days: Extra inputs"),
+    ("milestones: []\nfollowups:\n  quiet_after_days: soon\n", "line 3: followups.quiet_after_days: Input should"),
+    ("milestones: []\nfollowups: [7]\n", "line 2: followups: expected a mapping"),
+    ("followups: {\n", "line 2: not valid YAML"),
+])
+def test_a_bad_followups_section_is_refused_naming_file_and_line(tmp_path, text, message):
+    path = tmp_path / "rules.yaml"
+    path.write_text(text)
+    with pytest.raises(rules_file.FollowUpsError) as refused:
+        rules_file.load_followups(path)
+    assert message in str(refused.value) and str(path) in str(refused.value)
+
+
+def test_checkins_reads_its_section_without_importing_appreciation():
+    for path in Path(rules_file.__file__).parent.glob("*.py"):
+        assert "services.appreciation" not in path.read_text(), path
 
 
 @pytest.mark.parametrize(("as_of", "raised", "expected"), [
