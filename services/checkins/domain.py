@@ -78,6 +78,13 @@ class Clock:
         return self.closed_at is None
 
 
+def still_overdue(seen_started_at: datetime, now: Clock | None, erased: bool) -> bool:
+    """Whether a rung the sweep found due may still be raised once the volunteer is
+    locked: the clock it saw still runs from the same start, and the person was not
+    erased meanwhile (a check-in, an update or an erasure may have committed since)."""
+    return not erased and now is not None and now.running and now.started_at == seen_started_at
+
+
 def start_answerable(clock: Clock | None, start: datetime) -> Clock | None:
     """Intake: a registration or offer of help asks for an answer.
 

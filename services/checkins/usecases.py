@@ -207,10 +207,20 @@ async def raise_rung(unit: Unit, clock: dict, due: domain.RungDue, rules: domain
     """Record one rung (under its key) and publish `followups.overdue` with the id
     derived from that key; False when it was raised before."""
     settings = unit.settings
+    # One volunteer at a time, as every use case here: then read again what the sweep
+    # listed before, since a check-in or an erasure may have committed in between.
+    await store.lock_volunteers(unit.session, [clock["volunteer_id"]])
+    current = await store.clock(unit.session, clock["volunteer_id"], clock["kind"])
+    volunteer = await store.volunteer(unit.session, clock["volunteer_id"])
+    if not domain.still_overdue(clock["started_at"],
+                                domain.Clock(current["started_at"], current["closed_at"]) if current else None,
+                                erased=volunteer is not None and volunteer["erased_at"] is not None):
+        return False
     event_id = domain.overdue_event_id(clock["volunteer_id"], clock["kind"], clock["started_at"], due.rung)
     # The stored address came from a registration, an update or an opportunity's
     # contact: checked when it is used, so rows stored before the setting count too.
-    coordinator, replaced = coordinator_address(clock["coordinator_email"], settings)
+    coordinator, replaced = coordinator_address(
+        volunteer["coordinator_email"] if volunteer is not None else clock["coordinator_email"], settings)
     if replaced:
         log.warning("coordinator address outside COORDINATOR_EMAIL_DOMAINS replaced by the default "
                     "(volunteer %s)", clock["volunteer_id"])

@@ -261,3 +261,14 @@ def test_an_overdue_event_id_follows_from_its_key_in_any_time_zone():
     assert domain.overdue_event_id("v1", "intake", T0, "reminder") == \
         domain.overdue_event_id("v1", "intake", amsterdam, "reminder")
     assert len({domain.overdue_event_id("v1", "intake", T0, rung) for rung in domain.LADDER}) == 2
+
+
+@pytest.mark.parametrize(("now", "erased", "raise_it"), [
+    (Clock(T0), False, True),  # nothing happened since the sweep looked
+    (Clock(T0, closed_at=T0 + DAY), False, False),  # a check-in answered it meanwhile
+    (Clock(T0 + DAY), False, False),  # started again (a later offer of help): another clock
+    (None, False, False),  # gone
+    (Clock(T0), True, False),  # erased meanwhile: nothing more about them
+])
+def test_a_rung_is_raised_only_if_still_overdue_once_the_volunteer_is_locked(now, erased, raise_it):
+    assert domain.still_overdue(T0, now, erased) is raise_it
