@@ -61,6 +61,11 @@ class ServiceMetrics:
                                       "Time spent applying batches, by phase: parse, inbox (dedup lookup), "
                                       "handle (the service's work; a service may split it, e.g. load, rules), "
                                       "write (staged rows, outbox, inbox), commit", ["service", "phase"], **options)
+        self._mails = Counter("dankjewel_mails", "Mails by outcome: sent (the SMTP server accepted it), retried "
+                              "(4xx or no connection: tried again later), failed (5xx, for good), skipped "
+                              "(no consent, unsubscribed, erased, no address)", ["service", "outcome"], **options)
+        self._smtp_sessions = Counter("dankjewel_smtp_sessions", "SMTP connections opened by the mail sender",
+                                      ["service"], **options)
         self._sweep_seconds = Histogram("dankjewel_sweep_seconds", "Duration of the time-based rules' sweeps",
                                         ["service"], buckets=(0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900),
                                         **options)
@@ -93,6 +98,13 @@ class ServiceMetrics:
     def phases_took(self, seconds: dict[str, float]) -> None:
         for phase, spent in seconds.items():
             self._phase_seconds.labels(self.service, phase).inc(spent)
+
+    def mails(self, outcome: str, count: int = 1) -> None:
+        if count:
+            self._mails.labels(self.service, outcome).inc(count)
+
+    def smtp_session_opened(self) -> None:
+        self._smtp_sessions.labels(self.service).inc()
 
     def sweep_took(self, seconds: float) -> None:
         self._sweep_seconds.labels(self.service).observe(seconds)

@@ -240,6 +240,7 @@ class MailSender:
                         notification=mail.notification, audience=mail.audience), event_id=f"mail:{mail.id}")
             del self.unrecorded[:len(batch)]  # only this lock's holder removes; new ones are at the end
             self.stats["sent"] += len(batch)
+            self.runtime.metrics.mails("sent", len(batch))
 
     async def _claim(self, now: datetime) -> list:
         async with self.runtime.sessions() as session:
@@ -273,8 +274,10 @@ class MailSender:
                 await state.save()
                 unit.wake("mail")
         self.stats["failed"] += len(outcomes.refused)
+        self.runtime.metrics.mails("failed", len(outcomes.refused))
         for mail, status, reason in outcomes.finished:
             self.stats["skipped" if status == "skipped" else "failed"] += 1
+            self.runtime.metrics.mails("skipped" if status == "skipped" else "failed")
             log.info("mail %d (%s) %s: %s", mail.id, mail.notification, status, reason)
         for mail, code in outcomes.refused:
             log.warning("mail %d (%s) refused with SMTP %d; coordinator told", mail.id, mail.notification, code)
@@ -289,6 +292,7 @@ class MailSender:
         if s.smtp_username and s.smtp_password:
             await smtp.login(s.smtp_username, s.smtp_password.get_secret_value())
         self.stats["sessions"] += 1
+        self.runtime.metrics.smtp_session_opened()
         return smtp
 
     def _reset(self, slot: int) -> None:
@@ -334,6 +338,7 @@ class MailSender:
                     (when - now).total_seconds())
         outcomes.rescheduled.append((mail, when, reason, mail.attempts + 1))
         self.stats["retried"] += 1
+        self.runtime.metrics.mails("retried")
 
 
 def smtp_code(error: BaseException) -> int | None:

@@ -63,3 +63,7 @@ async def test_a_batch_over_http_sent_twice_thanks_once_within_the_callers_trace
     assert [span.attributes["dankjewel.notification"] for span in sent] == ["first-shift-thanks"]
     handled = {span.name for span in spans.get_finished_spans() if f"{span.context.trace_id:032x}" == trace_id}
     assert {"POST /events", "handle dankjewel.shift.completed.v1"} <= handled
+
+    async with api_client(runtime, "metrics:read") as http:  # and the operator sees it counted
+        scrape = (await http.get("/metrics")).text
+    assert 'dankjewel_mails_total{outcome="sent",service="appreciation"} 1.0' in scrape

@@ -68,8 +68,10 @@ async def test_smtp_starttls_and_login_settings_reach_the_client(monkeypatch):
     class Runtime:
         pass
 
+    from shared.metrics import ServiceMetrics
+
     runtime = Runtime()
-    runtime.settings = settings
+    runtime.settings, runtime.metrics = settings, ServiceMetrics("appreciation")
     await MailSender(runtime)._connect()
     assert seen["options"] == {"hostname": "mail.example.org", "port": 587, "timeout": 15,
                                      "start_tls": True, "use_tls": False}

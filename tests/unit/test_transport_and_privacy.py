@@ -11,6 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from shared.metrics import ServiceMetrics
 from services.appreciation import domain
 from services.appreciation.mailer import MailSender
 from shared import kafka
@@ -73,7 +74,7 @@ def _mail(**values):
 
 
 def test_the_sender_replaces_an_outside_coordinator_and_logs_without_the_address(caplog):
-    sender = MailSender(SimpleNamespace(settings=ORG))
+    sender = MailSender(SimpleNamespace(settings=ORG, metrics=ServiceMetrics("appreciation")))
     with caplog.at_level(logging.WARNING):
         recipient = sender._decide(_mail(context={"recipient": "contact@partner.example.com"}), SENT_AT).recipient
     assert recipient == DEFAULT
@@ -82,7 +83,7 @@ def test_the_sender_replaces_an_outside_coordinator_and_logs_without_the_address
 
 
 def test_volunteer_mail_is_not_restricted(caplog):
-    sender = MailSender(SimpleNamespace(settings=ORG))
+    sender = MailSender(SimpleNamespace(settings=ORG, metrics=ServiceMetrics("appreciation")))
     with caplog.at_level(logging.WARNING):
         assert sender._decide(_mail(audience="volunteer", email="vol@gmail.example.com"),
                               SENT_AT).recipient == "vol@gmail.example.com"
@@ -126,7 +127,7 @@ async def test_smtp_tls_reaches_the_client(monkeypatch):
 
     monkeypatch.setattr(aiosmtplib, "SMTP", FakeSmtp)
     settings = load_settings(smtp_port=465, smtp_tls=True, smtp_username="u", smtp_password="p")
-    await MailSender(SimpleNamespace(settings=settings))._connect()
+    await MailSender(SimpleNamespace(settings=settings, metrics=ServiceMetrics("appreciation")))._connect()
     assert (seen["port"], seen["use_tls"], seen["start_tls"]) == (465, True, False)
 
 
