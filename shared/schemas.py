@@ -124,4 +124,44 @@ def asyncapi_document(services: Iterable[ServiceDefinition]) -> dict:
     spec = AsyncAPI(broker, title="dankjewel events", version="1.0.0",
                     description="CloudEvents 1.0 on Kafka, keyed by volunteer_id. Consumers accept structured "
                                 "and binary mode; dankjewel publishes structured mode. See README.")
-    return json.loads(spec.to_specification().to_json())
+    return with_headers_and_keys(json.loads(spec.to_specification().to_json()))
+
+
+KEY = {"type": "string", "description": "the volunteer_id: one volunteer's events stay in order"}
+BINARY_MODE_HEADERS = {
+    "type": "object",
+    "description": "Binary mode: the CloudEvents attributes as ce_ headers and `data` as the value "
+                   "(content-type application/json). Structured mode, which dankjewel publishes: only "
+                   "content-type application/cloudevents+json, the attributes in the value.",
+    "properties": {
+        "content-type": {"type": "string", "examples": ["application/cloudevents+json", "application/json"]},
+        **{f"ce_{name}": {"type": "string", "description": description} for name, description in (
+            ("specversion", "1.0"), ("id", "with ce_source, the deduplication key"), ("source", "the producer"),
+            ("type", "the event type, e.g. dankjewel.shift.completed.v1"), ("time", "RFC 3339"),
+            ("subject", "the volunteer_id"), ("traceparent", "W3C Trace Context (optional)"))},
+    },
+}
+DEAD_LETTER_HEADERS = {
+    "type": "object",
+    "description": "The refused record's own headers, and why and where it was refused.",
+    "properties": {name: {"type": "string", "description": description} for name, description in (
+        ("dlq-reason", "why the service refused it (never the record's content)"),
+        ("dlq-service", "the service that refused it"), ("dlq-time", "when, RFC 3339"),
+        ("dlq-original-topic", "where it was read"), ("dlq-original-partition", "its partition"),
+        ("dlq-original-offset", "its offset"))},
+}
+
+
+def with_headers_and_keys(document: dict) -> dict:
+    """What faststream does not say of a message: its Kafka key and its headers (the
+    ce_ headers of binary mode; a dead letter's dlq- headers). Its correlation id is
+    dropped: dankjewel's records carry none."""
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    schemas["CloudEventsBinaryModeHeaders"] = BINARY_MODE_HEADERS
+    schemas["DeadLetterHeaders"] = DEAD_LETTER_HEADERS
+    for name, message in document["components"].get("messages", {}).items():
+        message.pop("correlationId", None)
+        headers = "DeadLetterHeaders" if name.startswith("dead letters") else "CloudEventsBinaryModeHeaders"
+        message["headers"] = {"$ref": f"#/components/schemas/{headers}"}
+        message["bindings"] = {"kafka": {"key": KEY, "bindingVersion": "0.5.0"}}
+    return document

@@ -120,3 +120,14 @@ def test_every_consumed_topic_documents_its_dead_letter_topic():
     addresses = {channel["address"] for channel in document["channels"].values()}
     consumed = {channel["address"] for name, channel in document["channels"].items() if ": consumes " in name}
     assert {f"{topic}.dlq" for topic in consumed} <= addresses
+
+
+def test_every_message_documents_its_key_and_headers():
+    document = asyncapi_document()
+    for name, message in document["components"]["messages"].items():
+        assert message["bindings"]["kafka"]["key"]["type"] == "string", name
+        expected = "DeadLetterHeaders" if name.startswith("dead letters") else "CloudEventsBinaryModeHeaders"
+        assert message["headers"] == {"$ref": f"#/components/schemas/{expected}"}, name
+    binary = document["components"]["schemas"]["CloudEventsBinaryModeHeaders"]["properties"]
+    assert {"ce_id", "ce_source", "ce_type", "ce_specversion"} <= set(binary)
+    assert "dlq-reason" in document["components"]["schemas"]["DeadLetterHeaders"]["properties"]
