@@ -595,6 +595,7 @@ def sweep(
                                                    "2026-12-01T09:00:00+01:00; default: now")] = None,
     service: Annotated[str, typer.Option(help="One service, or all")] = "all",
     log_level: str = "INFO",
+    progress: _PROGRESS = None,
 ) -> None:
     """Run the time-based rules (deadlines, anniversaries) once, as of a moment, and publish what they raise."""
     from datetime import datetime, timezone
@@ -616,11 +617,12 @@ def sweep(
         typer.echo(f"dankjewel: unknown service {service!r}; choose from {', '.join(services)} or all", err=True)
         raise typer.Exit(2)
     chosen = [d for d in services.values() if d.sweep and (service in ("all", d.name))]
-    total = asyncio.run(_sweep(chosen, settings, moment))
+    with _progress_bar(progress, "sweep", total=len(chosen), unit="services", every=1) as bar:
+        total = asyncio.run(_sweep(chosen, settings, moment, bar=bar))
     typer.echo(f"sweep as of {moment.isoformat()}: {total} raised")
 
 
-async def _sweep(definitions, settings, moment) -> int:  # noqa: ANN001
+async def _sweep(definitions, settings, moment, bar: _Bar | None = None) -> int:  # noqa: ANN001
     from shared.service import ServiceRuntime
 
     total = 0
@@ -633,6 +635,8 @@ async def _sweep(definitions, settings, moment) -> int:  # noqa: ANN001
                 pass
         finally:
             await runtime.stop()
+        if bar is not None:
+            bar.count()  # a service swept and its events published
     return total
 
 

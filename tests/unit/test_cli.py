@@ -72,7 +72,7 @@ def test_a_progress_bar_only_on_a_terminal_unless_asked_for(capsys):
     assert "importing shifts" in shown.err and "1200/1200" in shown.err and "rows/s" in shown.err
 
 
-def test_import_and_replay_offer_the_progress_switch():
-    for command in (["import", "--help"], ["dlq", "replay", "--help"]):
+def test_import_replay_and_sweep_offer_the_progress_switch():
+    for command in (["import", "--help"], ["dlq", "replay", "--help"], ["sweep", "--help"]):
         result = CliRunner().invoke(app, command, terminal_width=200)
         assert result.exit_code == 0 and "--progress" in result.output and "--no-progress" in result.output
