@@ -17,6 +17,13 @@ from shared.values import SafeId
 PAGE = """<!doctype html><html lang="nl"><meta charset="utf-8"><title>dankjewel</title>
 <body style="font-family:sans-serif;max-width:36em;margin:3em auto">{body}</body></html>"""
 
+# "I cannot come" after the volunteer was taken off the shift, or once it has begun:
+# nothing is published, and nothing of the request is shown back.
+NO_LONGER_APPLIES = PAGE.format(body="""<h1>Deze link geldt niet meer / This link no longer applies</h1>
+<p>Je staat niet (meer) op deze dienst, of de dienst is al begonnen. Neem bij vragen contact op met je
+coördinator.<br>You are not on this shift (any more), or it has already begun. Please contact your coordinator
+if you have questions.</p>""")
+
 
 def routes(runtime: ServiceRuntime) -> APIRouter:
     router = APIRouter(tags=["appreciation"])
@@ -92,7 +99,8 @@ Can't make it after all? Your coordinator will find someone else for this shift.
     async def decline(token: str) -> str:
         """Publishes `shifts.declined`: tasks takes the volunteer off the shift, the coordinator is alerted."""
         volunteer_id, shift_id = shift_of(token)
-        await usecases.decline_shift(runtime, volunteer_id, shift_id)
+        if not await usecases.decline_shift(runtime, volunteer_id, shift_id):
+            return NO_LONGER_APPLIES
         return PAGE.format(body="<h1>Dank je wel / Thank you</h1><p>Fijn dat je het laat weten; we zoeken iemand "
                                 "anders. Thank you for letting us know; we will find someone else.</p>")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from typing import Literal, Protocol
 
 from services.appreciation.rules import AlertRules, MilestoneRule, Rules
@@ -28,7 +28,7 @@ TEMPLATE_KEYS = ("milestone", "measure", "threshold", "reached_on", "shifts", "h
                  "due_since", "missed", "started_by", "started_at", "opportunity_title",
                  "failed_notification", "title", "reasons", "action", "due_on",
                  "place", "contact", "bring", "shift_on", "shift_from", "shift_until",
-                 "decline_url", "reminders_off_url", "per", "year")
+                 "decline_url", "reminders_off_url", "per", "year", "shift_id")
 
 
 # -- milestones ------------------------------------------------------------------
@@ -512,13 +512,19 @@ class ReminderPlan:
     reason: str | None = None
 
 
-def shift_reminder_plan(started_at: datetime, now: datetime, hours: float, queued: str | None) -> ReminderPlan:
+def shift_reminder_plan(started_at: datetime, now: datetime, hours: float, queued: str | None,
+                       assigned_at: datetime | None = None, queued_context: dict | None = None) -> ReminderPlan:
     """Whether and when a volunteer put on a shift is reminded of it: `hours`
     (SHIFT_REMINDER_HOURS) before the start; assigned later than that, at once, as
     long as the shift has not started. `queued` is the status of this volunteer's
     reminder of this shift in the mail queue: `sent` is never sent again, `skipped`
     was released (cancelled, reassigned, declined) and they are back on the shift,
-    `pending` gets the newest details."""
+    `pending` gets the newest details. `shifts.assigned` and `shifts.released` come
+    on different topics, in no order: an assignment not later than the latest
+    release the row remembers (`queued_context`), or older than the assignment it
+    holds, is not queued (`assignment_is_current`)."""
+    if not assignment_is_current(assigned_at, queued_context):
+        return ReminderPlan(False, reason="released after this assignment, or assigned again since")
     if queued == "sent":
         return ReminderPlan(False, reason="already sent")
     if queued == "failed":
@@ -528,6 +534,59 @@ def shift_reminder_plan(started_at: datetime, now: datetime, hours: float, queue
     return ReminderPlan(True, due=max(started_at - timedelta(hours=hours), now))
 
 
+def _moment(context: dict | None, key: str) -> datetime | None:
+    value = (context or {}).get(key)
+    return datetime.fromisoformat(value) if value else None
+
+
+def assignment_is_current(assigned_at: datetime | None, context: dict | None) -> bool:
+    """An assignment counts when it is later than the latest release (or decline) of
+    this volunteer from this shift, and not older than the assignment already known."""
+    if assigned_at is None:
+        return True  # a row from before assignments were remembered
+    released_at, known = _moment(context, "released_at"), _moment(context, "assigned_at")
+    return (released_at is None or assigned_at > released_at) and (known is None or assigned_at >= known)
+
+
+@dataclass(frozen=True)
+class Release:
+    """What a release does to the volunteer's reminder of the shift: the release time
+    the row remembers from now on, and whether a waiting reminder is skipped."""
+
+    released_at: datetime
+    skip: bool
+
+
+def shift_release(released_at: datetime, queued: str | None, context: dict | None) -> Release:
+    """A release (or decline) skips a waiting reminder only when the assignment it
+    holds is older than the release; the row keeps the latest release, so an
+    assignment consumed after an earlier release is not queued."""
+    known_release, assigned_at = _moment(context, "released_at"), _moment(context, "assigned_at")
+    latest = max(released_at, known_release) if known_release else released_at
+    return Release(latest, queued == "pending" and (assigned_at is None or assigned_at <= released_at))
+
+
+def on_shift(queued: str | None, context: dict | None) -> bool:
+    """Whether the volunteer is on the shift as far as appreciation knows: their
+    reminder waits or went out, and no release came after its assignment."""
+    if queued not in ("pending", "sent"):
+        return False
+    released_at, assigned_at = _moment(context, "released_at"), _moment(context, "assigned_at")
+    return released_at is None or (assigned_at is not None and assigned_at > released_at)
+
+
+def decline_refused(queued: str | None, context: dict | None, now: datetime) -> str | None:
+    """Why "I cannot come" no longer applies (None: it does): the volunteer is not on
+    the shift (released, reassigned, cancelled, declined before, never known) or the
+    shift has started or ended. A link lives UNSUBSCRIBE_LINK_DAYS."""
+    if not on_shift(queued, context):
+        return "not on the shift"
+    started_at = _moment(context, "started_at")
+    if started_at is None or started_at <= now:
+        return "the shift has started"
+    return None
+
+
 def shift_reminder_context(shift: ShiftAssigned, due: datetime, tz) -> dict:  # noqa: ANN001
     """Template inputs of a shift reminder: the times in ORG_TIMEZONE as the volunteer
     reads them, UTC ones for the calendar item, and when it is due."""
@@ -535,7 +594,8 @@ def shift_reminder_context(shift: ShiftAssigned, due: datetime, tz) -> dict:  # 
     return {"shift_id": shift.shift_id, "task": shift.task, "place": shift.place, "contact": shift.contact,
             "bring": shift.bring, "shift_on": start.date().isoformat(), "shift_from": start.strftime("%H:%M"),
             "shift_until": end.strftime("%H:%M"), "started_at": shift.started_at.isoformat(),
-            "ended_at": shift.ended_at.isoformat(), "remind_at": due.isoformat()}
+            "ended_at": shift.ended_at.isoformat(), "remind_at": due.isoformat(),
+            "assigned_at": shift.assigned_at.isoformat()}
 
 
 def shift_reminder_decision(mail: QueuedMail, now: datetime) -> Send | Skip | Wait:
@@ -555,12 +615,21 @@ def shift_reminder_decision(mail: QueuedMail, now: datetime) -> Send | Skip | Wa
     return Send(mail.email, mail.language)
 
 
-def shift_declined_alert(shift_id: str, declined_at: datetime, started_at: datetime | None, tz) -> Alert:  # noqa: ANN001
-    """A volunteer said they cannot come: the coordinator finds someone else (once per
-    volunteer and shift, however often the link is used)."""
-    return Alert(reason="shift-declined", occasion=f"shift-declined:{short(shift_id)}",
+def shift_declined_alert(shift_id: str, declined_at: datetime, reminder: dict | None, tz) -> Alert:  # noqa: ANN001
+    """A volunteer said they cannot come: the coordinator finds someone else for this
+    shift (its id, task and start from the reminder's context `reminder`). Once per
+    volunteer and assignment, however often the link is used: put back on the same
+    shift later, a second "I cannot come" alerts again."""
+    reminder = reminder or {}
+    started_at = _moment(reminder, "started_at")
+    assigned_at = _moment(reminder, "assigned_at")
+    occasion = f"shift-declined:{short(shift_id)}"
+    if assigned_at is not None:
+        occasion += ":" + assigned_at.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    return Alert(reason="shift-declined", occasion=occasion,
                  notification="coordinator-alert", audience="coordinator", due_since=declined_at,
-                 context={"started_at": started_at.astimezone(tz).isoformat() if started_at else None})
+                 context={"shift_id": shift_id, "task": reminder.get("task"),
+                          "started_at": started_at.astimezone(tz).isoformat() if started_at else None})
 
 
 # -- re-evaluating a volunteer under (changed) rules --------------------------------------

@@ -182,12 +182,25 @@ class Store:
                                                          **values)], skip_conflicts=True)
         self.mail_keys.add(key)
 
-    async def skip_mail(self, volunteer_id: str, occasion: str, notification: str, reason: str) -> None:
-        """A pending mail no longer goes out (a sent one stays sent)."""
+    async def note_mail(self, volunteer_id: str, occasion: str, notification: str, audience: str, context: dict,
+                        *, skip: str | None, created_at: datetime) -> None:
+        """Write what a queued mail remembers (`context`, whatever its status), and skip
+        it with reason `skip` if it is pending; with no such mail, a skipped row holding
+        `context` (shift reminders: a release consumed before its assignment)."""
         await self.volunteer(volunteer_id)
-        await self.session.execute(update(mails).where(
-            mails.c.volunteer_id == volunteer_id, mails.c.occasion == occasion, mails.c.notification == notification,
-            mails.c.status == "pending").values(status="skipped", last_error=reason))
+        key = (volunteer_id, occasion, notification)
+        where = (mails.c.volunteer_id == volunteer_id, mails.c.occasion == occasion,
+                 mails.c.notification == notification)
+        changed = await self.session.execute(update(mails).where(*where).values(context=context))
+        if changed.rowcount == 0 and key not in self.mail_keys:
+            await insert_rows(self.session, mails, [dict(
+                volunteer_id=volunteer_id, occasion=occasion, notification=notification, audience=audience,
+                context=context, status="skipped", attempts=0, next_attempt_at=created_at, last_error=skip,
+                created_at=created_at)], skip_conflicts=True)
+            self.mail_keys.add(key)
+        elif skip is not None:
+            await self.session.execute(update(mails).where(*where, mails.c.status == "pending")
+                                       .values(status="skipped", last_error=skip))
 
     def release_waiting_mails(self, volunteer_id: str) -> None:
         """The registration arrived: mails that waited for it are due now."""

@@ -180,44 +180,70 @@ async def suggest_opportunity(work: Work, data: OpportunityOffered) -> None:
 async def plan_shift_reminder(work: Work, data: ShiftAssigned) -> None:
     """A volunteer was put on a shift: their reminder is queued, due SHIFT_REMINDER_HOURS
     before the start (`domain.shift_reminder_plan`); whether it goes out (consent) is
-    decided when it is due."""
+    decided when it is due. An assignment older than a release consumed before it
+    (another topic, no order between them) queues nothing."""
     volunteer = await work.store.volunteer(data.volunteer_id)
     if volunteer.erased_at is not None:
         return
     occasion = domain.shift_occasion(data.shift_id)
     queued = await work.store.queued_mail(data.volunteer_id, occasion, domain.SHIFT_REMINDER)
+    status, known = (queued["status"], queued["context"]) if queued else (None, None)
     now = work.unit.now
-    plan = domain.shift_reminder_plan(data.started_at, now, work.unit.settings.shift_reminder_hours,
-                                      queued["status"] if queued else None)
-    if not plan.queue:
-        return
     settings = work.unit.settings
-    await work.store.put_mail(data.volunteer_id, occasion, domain.SHIFT_REMINDER, "volunteer",
-                              domain.shift_reminder_context(data, plan.due, settings.timezone),
-                              due=plan.due, created_at=now)
-    work.unit.wake("mail")
+    plan = domain.shift_reminder_plan(data.started_at, now, settings.shift_reminder_hours, status,
+                                      data.assigned_at, known)
+    if plan.queue:
+        context = domain.shift_reminder_context(data, plan.due, settings.timezone)
+        if known and known.get("released_at"):
+            context["released_at"] = known["released_at"]
+        await work.store.put_mail(data.volunteer_id, occasion, domain.SHIFT_REMINDER, "volunteer", context,
+                                  due=plan.due, created_at=now)
+        work.unit.wake("mail")
+    elif queued and domain.assignment_is_current(data.assigned_at, known):
+        # Back on a shift whose reminder went out (or cannot): remember the assignment,
+        # so the reminder's "I cannot come" applies again.
+        await work.store.note_mail(data.volunteer_id, occasion, domain.SHIFT_REMINDER, "volunteer",
+                                   known | {"assigned_at": data.assigned_at.isoformat()}, skip=None, created_at=now)
 
 
 async def release_shift_reminder(work: Work, data: ShiftReleased) -> None:
     """The volunteer is off the shift (cancelled, reassigned, declined, erased): their
-    reminder, if not sent yet, is not sent."""
-    await work.store.skip_mail(data.volunteer_id, domain.shift_occasion(data.shift_id), domain.SHIFT_REMINDER,
-                               f"shift {data.reason}")
+    reminder, if not sent yet and assigned before this release, is not sent. The row
+    remembers the latest release (a skipped row when the assignment has not been
+    consumed yet), so an older assignment arriving later queues nothing."""
+    await _release(work, data.volunteer_id, data.shift_id, data.released_at, f"shift {data.reason}")
 
 
-async def alert_on_declined_shift(work: Work, data: ShiftDeclined) -> None:
-    """"I cannot come": the reminder (if still pending) is not sent, and the coordinator
-    is alerted once to find someone else. From the link (api.py, applied in its own
-    transaction) or from Kafka (its echo, or a rostering system): the same effect once."""
+async def _release(work: Work, volunteer_id: str, shift_id: str, released_at: datetime, reason: str) -> dict | None:
+    occasion = domain.shift_occasion(shift_id)
+    queued = await work.store.queued_mail(volunteer_id, occasion, domain.SHIFT_REMINDER)
+    status, known = (queued["status"], queued["context"]) if queued else (None, None)
+    release = domain.shift_release(released_at, status, known)
+    context = (known or {"shift_id": shift_id}) | {"released_at": release.released_at.isoformat()}
+    await work.store.note_mail(volunteer_id, occasion, domain.SHIFT_REMINDER, "volunteer", context,
+                               skip=reason if release.skip or not queued else None, created_at=work.unit.now)
+    return known
+
+
+async def alert_on_declined_shift(work: Work, data: ShiftDeclined) -> bool:
+    """"I cannot come": while the volunteer is on the shift as far as appreciation knows
+    (their reminder waits or went out, no release since its assignment) and it has not
+    started (`domain.decline_refused`), the reminder is not sent, the decline counts as
+    a release, and the coordinator is alerted once per assignment to find someone else.
+    From the link (api.py, applied in its own transaction) or from Kafka (its echo, or
+    a rostering system): the same effect once. False when it no longer applies."""
     volunteer = await work.store.volunteer(data.volunteer_id)
-    occasion = domain.shift_occasion(data.shift_id)
-    queued = await work.store.queued_mail(data.volunteer_id, occasion, domain.SHIFT_REMINDER)
-    await work.store.skip_mail(data.volunteer_id, occasion, domain.SHIFT_REMINDER, "shift declined")
-    started_at = (datetime.fromisoformat(queued["context"]["started_at"])
-                  if queued and queued["context"].get("started_at") else None)
-    if volunteer.erased_at is None:
-        await _raise_alert(work, data.volunteer_id, domain.shift_declined_alert(
-            data.shift_id, data.declined_at, started_at, work.unit.settings.timezone))
+    if volunteer.erased_at is not None:
+        return False
+    queued = await work.store.queued_mail(data.volunteer_id, domain.shift_occasion(data.shift_id),
+                                          domain.SHIFT_REMINDER)
+    status, known = (queued["status"], queued["context"]) if queued else (None, None)
+    if domain.decline_refused(status, known, data.declined_at) is not None:
+        return False
+    await _release(work, data.volunteer_id, data.shift_id, data.declined_at, "shift declined")
+    await _raise_alert(work, data.volunteer_id, domain.shift_declined_alert(
+        data.shift_id, data.declined_at, known, work.unit.settings.timezone))
+    return True
 
 
 _BY_EVENT = {
@@ -414,18 +440,20 @@ async def stop_shift_reminders(runtime: ServiceRuntime, volunteer_id: str) -> No
         await store.stop_shift_reminders(unit.session, volunteer_id, domain.SHIFT_REMINDER)
 
 
-async def decline_shift(runtime: ServiceRuntime, volunteer_id: str, shift_id: str) -> None:
-    """The "I cannot come" link: publishes `shifts.declined` (tasks takes the volunteer
-    off the shift) and applies its effect here at once. A second click publishes
-    again: tasks finds the volunteer off the shift already, and here the alert was
-    raised (once per volunteer and shift), as it was when the echo comes back. The
-    link of an erased volunteer publishes nothing: their id is not spread again."""
+async def decline_shift(runtime: ServiceRuntime, volunteer_id: str, shift_id: str) -> bool:
+    """The "I cannot come" link: while it applies (the volunteer is on the shift as far
+    as appreciation knows, and it lies ahead: `alert_on_declined_shift`), publishes
+    `shifts.declined` (tasks takes the volunteer off the shift) and applies its effect
+    here at once. Otherwise (a second click, released, reassigned, cancelled, started,
+    erased) publishes nothing and returns False: the link no longer applies. The echo
+    coming back through Kafka finds the decline recorded and changes nothing."""
     async with runtime.unit() as unit:
         declined = ShiftDeclined(volunteer_id=volunteer_id, shift_id=shift_id, declined_at=unit.now)
         async with batch(unit, [declined]) as work:
-            if (await work.store.volunteer(volunteer_id)).erased_at is None:
-                await unit.emit(SHIFT_DECLINED, declined)
-                await alert_on_declined_shift(work, declined)
+            if not await alert_on_declined_shift(work, declined):
+                return False
+            await unit.emit(SHIFT_DECLINED, declined)
+            return True
 
 
 # -- shared steps --------------------------------------------------------------------

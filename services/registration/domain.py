@@ -387,10 +387,19 @@ def changed_fields(current: Mapping[str, object], sent: Mapping[str, object]) ->
     return {field: value for field, value in sent.items() if current[field] != value}
 
 
-def published_changes(changes: Mapping[str, object]) -> dict[str, object]:
+# A consent sent is published even when registration holds that value already: a
+# volunteer can turn shift reminders off in appreciation alone (the link in a
+# reminder), so only an explicit value from here turns them on again there.
+CONSENT_FIELDS: tuple[str, ...] = ("appreciation_mail_consent", "shift_reminder_consent")
+
+
+def published_changes(changes: Mapping[str, object], sent: Mapping[str, object] | None = None) -> dict[str, object]:
     """What of a change other services hear about: fields they know, changed to a
-    value (a cleared coordinator address is registration's business only)."""
-    return {field: value for field, value in changes.items() if field in PUBLISHED_FIELDS and value is not None}
+    value (a cleared coordinator address is registration's business only), and the
+    consents `sent`, changed or not."""
+    consents = {field: value for field, value in (sent or {}).items() if field in CONSENT_FIELDS}
+    return {field: value for field, value in (changes | consents).items()
+            if field in PUBLISHED_FIELDS and value is not None}
 
 
 def registration_predates_erasure(registered_at: datetime, erased_at: datetime | None) -> bool:

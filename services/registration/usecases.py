@@ -95,15 +95,17 @@ async def volunteer(session: AsyncSession, volunteer_id: str, *, for_update: boo
 
 async def update_volunteer(unit: Unit, volunteer_id: str, sent: dict) -> dict:
     """Change the fields sent (as stored); publishes `volunteers.updated` when a field
-    other services know changed to a value. The volunteer as it is now."""
+    other services know changed to a value, or a consent was sent (changed or not:
+    appreciation may hold a volunteer's own opt-out that only an explicit value lifts).
+    The volunteer as it is now."""
     current = await volunteer(unit.session, volunteer_id, for_update=True)
     changes = domain.changed_fields(current, sent)
     if changes:
         await store.update_volunteer(unit.session, volunteer_id, changes, unit.now)
-        published = domain.published_changes(changes)
-        if published:
-            await unit.emit(VOLUNTEER_UPDATED, VolunteerUpdated(
-                volunteer_id=volunteer_id, updated_at=unit.now, **published))
+    published = domain.published_changes(changes, sent)
+    if published:
+        await unit.emit(VOLUNTEER_UPDATED, VolunteerUpdated(
+            volunteer_id=volunteer_id, updated_at=unit.now, **published))
     log.info("volunteer %s updated (%s)", volunteer_id, ", ".join(sorted(changes)) or "nothing changed")
     return current | changes
 

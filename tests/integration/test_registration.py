@@ -187,12 +187,18 @@ async def test_shift_reminder_consent_is_its_own_and_is_published(start_service,
         turned_on = await http.patch(f"/volunteers/{volunteer}", json={"shift_reminder_consent": True})
         assert turned_on.json()["shift_reminder_consent"] is True
         assert (await http.get(f"/volunteers/{volunteer}")).json()["shift_reminder_consent"] is True
+        # Sent again unchanged (the volunteer turned reminders off in appreciation, through
+        # the link in a reminder, and asks for them back): published all the same.
+        again = await http.patch(f"/volunteers/{volunteer}", json={"shift_reminder_consent": True, "skills": []})
+        assert again.status_code == 200, again.text
 
     registrations = await read_topic(infra.kafka_bootstrap, "volunteers.registered", volunteer.encode())
     assert json.loads(registrations[0].value)["data"]["shift_reminder_consent"] is False
-    updates = await read_topic(infra.kafka_bootstrap, "volunteers.updated", volunteer.encode())
-    data = json.loads(updates[0].value)["data"]
-    assert (data["shift_reminder_consent"], data["appreciation_mail_consent"]) == (True, None)
+    updates = await read_topic(infra.kafka_bootstrap, "volunteers.updated", volunteer.encode(), expect=2)
+    assert len(updates) == 2
+    for update in updates:
+        data = json.loads(update.value)["data"]
+        assert (data["shift_reminder_consent"], data["appreciation_mail_consent"]) == (True, None)
 
 
 async def test_erasure_removes_the_volunteers_personal_data(start_service, producer):

@@ -13,11 +13,12 @@ from datetime import datetime, timedelta, timezone
 import httpx
 from sqlalchemy import select
 
+from services.appreciation import messages
 from services.appreciation.service import definition as appreciation
 from services.appreciation.tables import mails
 from services.tasks.service import definition as tasks
 from services.tasks.tables import shifts
-from shared.contracts import SHIFT_ASSIGNED, VOLUNTEER_REGISTERED
+from shared.contracts import SHIFT_ASSIGNED, SHIFT_RELEASED, VOLUNTEER_REGISTERED
 from tests.integration.conftest import api_client, eventually, read_topic, structured
 
 COORDINATOR = "coordinator@example.org"
@@ -122,12 +123,75 @@ async def test_one_reminder_per_shift_none_when_cancelled_or_without_consent_and
     [alert] = await read_topic(infra.kafka_bootstrap, "alerts.raised", ans.encode())
     assert json.loads(alert.value)["data"]["reason"] == "shift-declined"
 
+    # The coordinator's alert says which shift: its task, day and id.
+    [alerted] = [m for m in smtp_server.to(COORDINATOR) if "Ans" in m["Subject"]]
+    alert_text = alerted.get_body(("plain",)).get_content()
+    assert "Voedselbank" in alert_text and soon["shift_id"] in alert_text
+
+    # A second click: Ans is off the shift now, so the link no longer applies and
+    # publishes nothing (no second shifts.declined).
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=reminders.http_app()),
+                                 base_url="http://127.0.0.1") as http:
+        again = await http.post(path)
+    assert again.status_code == 200 and "no longer applies" in again.text
+
     await asyncio.sleep(2)  # would a second reminder or alert come?
     assert len(smtp_server.to(emails[ans])) == 1
     assert len([m for m in smtp_server.to(COORDINATOR) if "Ans" in m["Subject"]]) == 1
+    assert len(await read_topic(infra.kafka_bootstrap, "shifts.declined", ans.encode(), settle=1)) == 1
     assert smtp_server.to(emails[bob]) == [] and smtp_server.to(emails[cas]) == []
 
 
 async def _open_again(runtime, shift_id: str):
     row = await shift_row(runtime, shift_id)
     return row if row.volunteer_id is None and row.status == "scheduled" else None
+
+
+async def test_a_release_consumed_before_its_assignment_sends_no_reminder(
+        start_service, producer, mail_settings, smtp_server, infra):
+    """`shifts.assigned` and `shifts.released` are on different topics, in no order: a
+    release read first is remembered, and the older assignment queues nothing; its
+    "I cannot come" link no longer applies."""
+    reminders = await start_service(appreciation, settings=mail_settings)
+    dan = uid("dan")
+    email = f"{dan}@example.org"
+    await register(producer, dan, "Dan", email, "en")
+    now = datetime.now(timezone.utc)
+    start = (now + timedelta(hours=24)).replace(second=0, microsecond=0)
+    cancelled, kept = uid("shift"), uid("shift")
+
+    def assignment(shift_id: str) -> dict:
+        return {"volunteer_id": dan, "shift_id": shift_id, "started_at": start.isoformat(),
+                "ended_at": (start + timedelta(hours=3)).isoformat(), "task": "Voedselbank",
+                "assigned_at": (now - timedelta(minutes=5)).isoformat()}
+
+    value, headers = structured(SHIFT_RELEASED.type, {"volunteer_id": dan, "shift_id": cancelled,
+                                                      "reason": "cancelled", "released_at": now.isoformat()})
+    await producer.send_and_wait("shifts.released", value=value, key=dan.encode(), headers=headers)
+    row = await eventually(lambda: settled_as(reminders, dan, "skipped"))
+    assert row.last_error == "shift cancelled"
+    # Then the (older) assignment, and after it on the same partition one for another shift.
+    for shift_id in (cancelled, kept):
+        value, headers = structured(SHIFT_ASSIGNED.type, assignment(shift_id))
+        await producer.send_and_wait("shifts.assigned", value=value, key=dan.encode(), headers=headers)
+
+    await eventually(lambda: smtp_server.to(email))
+    await asyncio.sleep(2)  # would a reminder for the cancelled shift come?
+    [mail] = smtp_server.to(email)
+    assert f"UID:shift-{kept}@dankjewel".encode() in [
+        part for part in mail.iter_attachments() if part.get_content_type() == "text/calendar"][0].get_payload(
+        decode=True)
+    async with reminders.sessions() as session:
+        statuses = dict((await session.execute(select(mails.c.occasion, mails.c.status).where(
+            mails.c.volunteer_id == dan, mails.c.notification == "shift-reminder"))).all())
+    assert sorted(statuses.values()) == ["sent", "skipped"]
+
+    # "I cannot come" for the cancelled shift: no longer applies, nothing published.
+    token = messages.decline_token(mail_settings, dan, cancelled)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=reminders.http_app()),
+                                 base_url="http://127.0.0.1") as http:
+        page = await http.post(f"/shifts/decline/{token}")
+    assert page.status_code == 200 and "no longer applies" in page.text
+    assert dan not in page.text and cancelled not in page.text
+    assert await read_topic(infra.kafka_bootstrap, "shifts.declined", dan.encode(), expect=1, settle=0,
+                            timeout=3) == []

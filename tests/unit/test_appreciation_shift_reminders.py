@@ -187,10 +187,111 @@ def test_an_i_cannot_come_link_names_its_volunteer_and_shift_and_opens_nothing_e
     assert messages.shift_of_decline_token(other, token) is None
 
 
-def test_a_declined_shift_alerts_the_coordinator_once_per_volunteer_and_shift():
-    alert = domain.shift_declined_alert("s-1", NOW, START, AMSTERDAM)
+def test_a_declined_shift_alerts_the_coordinator_once_per_assignment_saying_which_shift():
+    reminder = domain.shift_reminder_context(SHIFT, START - 48 * HOUR, AMSTERDAM)
+    alert = domain.shift_declined_alert("s-1", NOW, reminder, AMSTERDAM)
     assert (alert.reason, alert.notification, alert.audience, alert.due_since) == (
         "shift-declined", "coordinator-alert", "coordinator", NOW)
-    assert alert.occasion == "shift-declined:s-1"
-    assert alert.context == {"started_at": "2026-12-05T09:00:00+01:00"}
-    assert domain.shift_declined_alert("s-1", NOW, None, AMSTERDAM).context == {"started_at": None}
+    assert alert.occasion == "shift-declined:s-1:20261201T090000000000Z"  # the assignment's moment
+    assert alert.context == {"shift_id": "s-1", "task": "Voedselbank: sorteren",
+                             "started_at": "2026-12-05T09:00:00+01:00"}
+    # put back on the same shift later: a new assignment, a new occasion, a new alert
+    again = reminder | {"assigned_at": (NOW + 2 * HOUR).isoformat()}
+    assert domain.shift_declined_alert("s-1", NOW + 3 * HOUR, again, AMSTERDAM).occasion != alert.occasion
+    assert domain.shift_declined_alert("s-1", NOW, None, AMSTERDAM).context == {
+        "shift_id": "s-1", "task": None, "started_at": None}
+
+
+@pytest.mark.parametrize(("language", "phrases"), [
+    ("nl", ["Ans kan niet komen naar de dienst ‘Voedselbank: sorteren’ op 5 december 2026 om 09:00 uur "
+            "(dienst s-1)", "Zoek iemand anders voor de dienst"]),
+    ("en", ["Ans cannot come to the shift ‘Voedselbank: sorteren’ on December 5, 2026 at 09:00 (shift s-1)",
+            "Find someone else for the shift"]),
+])
+def test_the_coordinators_alert_says_which_shift(language, phrases):
+    reminder = domain.shift_reminder_context(SHIFT, START - 48 * HOUR, AMSTERDAM)
+    alert = domain.shift_declined_alert("s-1", NOW, reminder, AMSTERDAM)
+    mail = alert.mail()
+    values = domain.template_values(mail.context, "Ans", "v-7", language) | {"console_url": "-"}
+    message = message_from_bytes(messages.build_message(
+        settings=SETTINGS, volunteer_id="v-7", occasion=mail.occasion, notification=mail.notification,
+        audience="coordinator", recipient="c@example.org", language=language, values=values).as_bytes(),
+        policy=policy.default)
+    for body in (message.get_body(("plain",)).get_content(), message.get_body(("html",)).get_content()):
+        for phrase in phrases:
+            assert phrase in body
+
+
+# -- the order of assignments and releases (different topics, no order between them) ------
+
+T1, T2, T3 = NOW - 3 * HOUR, NOW - 2 * HOUR, NOW - HOUR
+
+
+def row(assigned_at=None, released_at=None, **more):
+    context = dict(CONTEXT) | more
+    if assigned_at:
+        context["assigned_at"] = assigned_at.isoformat()
+    if released_at:
+        context["released_at"] = released_at.isoformat()
+    return context
+
+
+@pytest.mark.parametrize(("assigned_at", "queued", "context", "expected"), [
+    # assigned, nothing known yet: queued
+    (T1, None, None, domain.ReminderPlan(True, START - 48 * HOUR)),
+    # the release came first (a skipped row remembering it): the older assignment queues nothing
+    (T1, "skipped", row(released_at=T2), domain.ReminderPlan(
+        False, reason="released after this assignment, or assigned again since")),
+    (T2, "skipped", row(released_at=T2), domain.ReminderPlan(
+        False, reason="released after this assignment, or assigned again since")),
+    # released, then put back on the shift: queued again
+    (T3, "skipped", row(assigned_at=T1, released_at=T2), domain.ReminderPlan(True, START - 48 * HOUR)),
+    (T3, "skipped", row(released_at=T2), domain.ReminderPlan(True, START - 48 * HOUR)),
+    # an assignment older than the one the reminder holds changes nothing
+    (T1, "pending", row(assigned_at=T3), domain.ReminderPlan(
+        False, reason="released after this assignment, or assigned again since")),
+    (T3, "pending", row(assigned_at=T1), domain.ReminderPlan(True, START - 48 * HOUR)),
+    # rows from before assignments were remembered, and events without one
+    (T1, "pending", row(), domain.ReminderPlan(True, START - 48 * HOUR)),
+    (None, "skipped", row(released_at=T2), domain.ReminderPlan(True, START - 48 * HOUR)),
+])
+def test_an_assignment_counts_only_after_the_latest_release(assigned_at, queued, context, expected):
+    assert domain.shift_reminder_plan(START, NOW, 48, queued, assigned_at, context) == expected
+
+
+@pytest.mark.parametrize(("released_at", "queued", "context", "expected"), [
+    # no reminder yet (the assignment not consumed): remembered, nothing to skip
+    (T2, None, None, domain.Release(T2, skip=False)),
+    # the release of this assignment: skipped
+    (T2, "pending", row(assigned_at=T1), domain.Release(T2, skip=True)),
+    (T2, "pending", row(assigned_at=T2), domain.Release(T2, skip=True)),
+    (T2, "pending", row(), domain.Release(T2, skip=True)),  # a row from before
+    # an old release read after a newer assignment: the reminder stays
+    (T2, "pending", row(assigned_at=T3), domain.Release(T2, skip=False)),
+    # the latest release is kept whatever order releases come in
+    (T1, "skipped", row(released_at=T2), domain.Release(T2, skip=False)),
+    (T3, "skipped", row(released_at=T2), domain.Release(T3, skip=False)),
+    # a sent reminder stays sent; the release is remembered
+    (T2, "sent", row(assigned_at=T1), domain.Release(T2, skip=False)),
+])
+def test_what_a_release_does_to_the_reminder(released_at, queued, context, expected):
+    assert domain.shift_release(released_at, queued, context) == expected
+
+
+@pytest.mark.parametrize(("queued", "context", "now", "refused"), [
+    ("pending", row(assigned_at=T1), NOW, None),
+    ("sent", row(assigned_at=T1), NOW, None),
+    ("sent", row(assigned_at=T3, released_at=T2), NOW, None),  # released, then back on it
+    ("pending", row(), NOW, None),  # a reminder from before assignments were remembered
+    # no longer on the shift: released, reassigned, cancelled, declined before
+    ("sent", row(assigned_at=T1, released_at=T2), NOW, "not on the shift"),
+    ("skipped", row(assigned_at=T1, released_at=T2), NOW, "not on the shift"),
+    ("skipped", row(released_at=T2), NOW, "not on the shift"),
+    ("failed", row(assigned_at=T1), NOW, "not on the shift"),
+    (None, None, NOW, "not on the shift"),
+    # the shift has started or ended (the link lives 730 days)
+    ("sent", row(assigned_at=T1), START, "the shift has started"),
+    ("sent", row(assigned_at=T1), START + 400 * 24 * HOUR, "the shift has started"),
+])
+def test_when_i_cannot_come_still_applies(queued, context, now, refused):
+    assert domain.decline_refused(queued, context, now) == refused

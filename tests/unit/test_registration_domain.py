@@ -306,7 +306,7 @@ def test_who_follows_up_an_offer_of_help(contact, coordinator, address):
 
 
 CURRENT = {"name": "Fatima", "email": "f@example.org", "coordinator_email": "desk@example.org",
-           "skills": ["sewing"], "active": True, "shift_reminder_consent": True}
+           "skills": ["sewing"], "active": True, "shift_reminder_consent": True, "appreciation_mail_consent": True}
 
 
 @pytest.mark.parametrize(("sent", "changed", "published"), [
@@ -319,11 +319,14 @@ CURRENT = {"name": "Fatima", "email": "f@example.org", "coordinator_email": "des
      {"active": False, "name": "Fatima E."}, {"active": False, "name": "Fatima E."}),
     ({"shift_reminder_consent": False}, {"shift_reminder_consent": False},  # its own consent, published
      {"shift_reminder_consent": False}),
-    ({"shift_reminder_consent": True}, {}, {}),
+    # a consent sent is heard even unchanged: turns reminders on again in appreciation
+    # after the volunteer's "no more shift reminders" there
+    ({"shift_reminder_consent": True}, {}, {"shift_reminder_consent": True}),
+    ({"appreciation_mail_consent": True, "skills": ["sewing"]}, {}, {"appreciation_mail_consent": True}),
 ])
 def test_what_a_change_changes_and_what_other_services_hear(sent, changed, published):
     assert domain.changed_fields(CURRENT, sent) == changed
-    assert domain.published_changes(changed) == published
+    assert domain.published_changes(changed, sent) == published
 
 
 T = datetime(2026, 6, 1, 10, tzinfo=timezone.utc)
