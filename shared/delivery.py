@@ -23,6 +23,14 @@ from shared.envelope import Envelope, new_event, to_record
 from shared.settings import Settings
 
 
+@dataclass(frozen=True)
+class Wakeable:
+    """A service's background loop that a transaction can wake once it commits (the
+    service declares it; the loop waits on `ServiceRuntime.waker(it)`)."""
+
+    name: str
+
+
 def wake_channel(service: str) -> str:
     """The PostgreSQL NOTIFY channel a service's background loops listen on; the
     payload names the loop (e.g. "mail")."""
@@ -39,11 +47,11 @@ class Unit:
     settings: Settings
     now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     emitted: int = 0
-    wakes: set[str] = field(default_factory=set)  # loops to wake after commit (e.g. "mail")
+    wakes: set[Wakeable] = field(default_factory=set)  # loops to wake after commit
     # Seconds spent per phase of this transaction (the consumer adds parse, inbox,
     # handle, write, commit; a service may split its handling with `timed`).
     timings: dict[str, float] = field(default_factory=dict)
-    _notified: set[str] = field(default_factory=set)  # wakes already sent as NOTIFY
+    _notified: set[Wakeable] = field(default_factory=set)  # wakes already sent as NOTIFY
     _outbox_rows: list[dict] = field(default_factory=list)
     _inbox_rows: list[dict] = field(default_factory=list)
 
@@ -57,7 +65,7 @@ class Unit:
         finally:
             self.timings[phase] = self.timings.get(phase, 0.0) + time.perf_counter() - started
 
-    def wake(self, loop: str) -> None:
+    def wake(self, loop: Wakeable) -> None:
         """Ask for a background loop to look at its work right after this transaction commits."""
         self.wakes.add(loop)
 
@@ -98,9 +106,9 @@ class Unit:
         unannounced = self.wakes - self._notified
         if unannounced and getattr(self.session.bind, "dialect", None) is not None \
                 and self.session.bind.dialect.name == "postgresql":
-            for loop in sorted(unannounced):
+            for loop in sorted(unannounced, key=lambda loop: loop.name):
                 await self.session.execute(text("SELECT pg_notify(:channel, :loop)"),
-                                           {"channel": wake_channel(self.source), "loop": loop})
+                                           {"channel": wake_channel(self.source), "loop": loop.name})
             self._notified |= unannounced
 
 

@@ -35,7 +35,7 @@ from shared.db import (
     migration_heads,
     try_advisory_xact_lock,
 )
-from shared.delivery import Unit, wake_channel
+from shared.delivery import Unit, Wakeable, wake_channel
 from shared.http import harden
 from shared.ingest import INGESTIBLE, events_router
 from shared.kafka import create_consumer, create_producer, ensure_topics
@@ -154,9 +154,12 @@ class ServiceRuntime:
                  ", ".join(t.topic for t in d.consumes) or "nothing",
                  ", ".join(t.topic for t in d.publishes) or "nothing")
 
-    def waker(self, loop: str) -> asyncio.Event:
+    def waker(self, loop: Wakeable) -> asyncio.Event:
         """The event a background loop waits on; set when a transaction asked to wake it."""
-        return self.wakers.setdefault(loop, asyncio.Event())
+        return self._waker(loop.name)
+
+    def _waker(self, name: str) -> asyncio.Event:
+        return self.wakers.setdefault(name, asyncio.Event())
 
     async def _listen_for_wakes(self) -> None:
         """Wake this process's background loops when a transaction in any process asks
@@ -165,7 +168,7 @@ class ServiceRuntime:
         noticed within seconds and opened again; meanwhile the loops poll as before."""
 
         def woken(_connection, _pid, _channel, loop: str) -> None:  # noqa: ANN001 - asyncpg's callback
-            self.waker(loop).set()
+            self._waker(loop).set()  # the NOTIFY payload: the loop's name
 
         while True:
             try:

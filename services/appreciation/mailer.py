@@ -85,7 +85,7 @@ class MailSender:
         self.recording = asyncio.Lock()  # one commit of sent records at a time
 
     async def run(self) -> None:
-        wake = self.runtime.waker("mail")
+        wake = self.runtime.waker(store.MAIL_QUEUE)
         failures = 0
         last_sent = time.monotonic()
         try:
@@ -272,7 +272,7 @@ class MailSender:
                         volunteer_id=volunteer_id, reason=alert.reason, coordinator_email=recipient,
                         due_since=alert.due_since), event_id=alert.event_id(volunteer_id))
                 await state.save()
-                unit.wake("mail")
+                unit.wake(store.MAIL_QUEUE)
         self.stats["failed"] += len(outcomes.refused)
         self.runtime.metrics.mails("failed", len(outcomes.refused))
         for mail, status, reason in outcomes.finished:

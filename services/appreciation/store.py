@@ -29,6 +29,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from services.appreciation.tables import ledger, mails, rules_applied, shifts, volunteers
 from shared import tracing
 from shared.db import insert_rows, update_each
+from shared.delivery import Wakeable
+
+# The mail sender (mailer.py) drains the queue; a transaction that queues mail wakes it.
+MAIL_QUEUE = Wakeable("mail")
 
 CHUNK = 1000  # ids per IN (…) list
 

@@ -198,7 +198,7 @@ async def plan_shift_reminder(work: Work, data: ShiftAssigned) -> None:
             context["released_at"] = known["released_at"]
         await work.store.put_mail(data.volunteer_id, occasion, domain.SHIFT_REMINDER, "volunteer", context,
                                   due=plan.due, created_at=now)
-        work.unit.wake("mail")
+        work.unit.wake(store.MAIL_QUEUE)
     elif queued and domain.assignment_is_current(data.assigned_at, known):
         # Back on a shift whose reminder went out (or cannot): remember the assignment,
         # so the reminder's "I cannot come" applies again.
@@ -508,6 +508,6 @@ def _volunteer_mail_allowed(volunteer: Volunteer) -> bool:
 
 async def _queue(work: Work, volunteer_id: str, mail: domain.MailToQueue) -> bool:
     """Queue one mail; a second one for the same (volunteer, occasion, notification) is not queued."""
-    work.unit.wake("mail")
+    work.unit.wake(store.MAIL_QUEUE)
     return await work.store.queue_mail(volunteer_id, mail.occasion, mail.notification, mail.audience, mail.context,
                                        created_at=work.unit.now)
