@@ -474,12 +474,15 @@ def upcoming_anniversary(rules: Rules, volunteer_id: str, started_on: date, toda
     a = next((a for a in anniversaries(rules, started_on) if a.on > today), None)
     if a is None:
         return None
+    # A reminder day already behind us (a volunteer registered within the reminder's
+    # days) means the sweep sends it today.
+    reminder_on = max(a.reminder_on, today) if a.reminder_on else None
     sends = []
-    if a.reminder_on:
-        sends.append(PlannedMail(notification="coordinator-reminder", audience="coordinator", on=a.reminder_on))
+    if reminder_on:
+        sends.append(PlannedMail(notification="coordinator-reminder", audience="coordinator", on=reminder_on))
     if volunteer_mail:
         sends += [PlannedMail(notification=n, audience="volunteer",
-                              on=a.reminder_on if n == "lunch-invitation" and a.reminder_on else a.on)
+                              on=reminder_on if n == "lunch-invitation" and reminder_on else a.on)
                   for n in a.rule.notify]
     return MilestoneUpcoming(volunteer_id=volunteer_id, milestone=a.milestone, measure="years", threshold=a.years,
                              value=full_years(started_on, today), expected_on=a.on, sends=sends)

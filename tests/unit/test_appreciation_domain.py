@@ -291,6 +291,14 @@ def test_an_upcoming_anniversary_says_what_goes_out_when(allowed, sends):
     assert domain.upcoming_event_id(upcoming) == "upcoming:v-42:jubilee"
 
 
+def test_a_reminder_day_already_past_is_announced_for_today():
+    # registered four days before the anniversary: the reminder (7 days ahead) goes out at the next sweep
+    upcoming = domain.upcoming_anniversary(CUSTOM, "v-42", date(2021, 12, 4), date(2026, 11, 30), True)
+    assert {(mail.notification, mail.on) for mail in upcoming.sends} == {
+        ("coordinator-reminder", date(2026, 11, 30)), ("lunch-invitation", date(2026, 11, 30)),
+        ("service-anniversary", date(2026, 12, 4))}
+
+
 @pytest.mark.parametrize(("consent", "unsubscribed", "erased", "allowed"), [
     (True, None, None, True), (False, None, None, False), (True, NOW, None, False), (True, None, NOW, False)])
 def test_volunteer_mail_allowed(consent, unsubscribed, erased, allowed):
