@@ -4,12 +4,16 @@ problem, never with the input itself (it may be personal data, or 30 MB)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.refusals import Conflict, Erased, Invalid, NotFound
 from shared.settings import Settings
 from shared.tracing import TraceContextMiddleware
 
@@ -19,6 +23,21 @@ MAX_PROBLEMS = 20
 def erased_volunteer() -> HTTPException:
     """The answer of every service to new data for an erased person's id (GDPR)."""
     return HTTPException(410, detail="this volunteer was erased; nothing more is kept or accepted for the id")
+
+
+@contextmanager
+def refusals() -> Iterator[None]:
+    """A use case's refusal as the HTTP answer (raised inside the transaction: it rolls back)."""
+    try:
+        yield
+    except NotFound as error:
+        raise HTTPException(404, detail=str(error)) from None
+    except Conflict as error:
+        raise HTTPException(409, detail=str(error)) from None
+    except Invalid as error:
+        raise HTTPException(422, detail=str(error)) from None
+    except Erased:
+        raise erased_volunteer() from None
 
 
 class BodySizeLimit:

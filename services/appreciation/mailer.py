@@ -325,7 +325,8 @@ class MailSender:
         }
         if mail.notification == domain.SHIFT_REMINDER:  # its own links: "I cannot come", "no more reminders"
             values |= {"decline_url": messages.decline_url(self.settings, mail.volunteer_id, mail.context["shift_id"]),
-                       "reminders_off_url": messages.shift_reminders_off_url(self.settings, mail.volunteer_id)}
+                       "reminders_off_url": messages.shift_reminders_off_url(self.settings, mail.volunteer_id,
+                                                                             values["unsubscribe_url"])}
         return messages.build_message(settings=self.settings, volunteer_id=mail.volunteer_id,
                                       occasion=mail.occasion, notification=mail.notification,
                                       audience=mail.audience, recipient=decision.recipient,

@@ -189,9 +189,10 @@ def unsubscribe_url(settings: Settings, volunteer_id: str) -> str:
     return f"{settings.public_base_url.rstrip('/')}/unsubscribe/{unsubscribe_token(settings, volunteer_id)}"
 
 
-def shift_reminders_off_url(settings: Settings, volunteer_id: str) -> str:
-    """"No more shift reminders": the unsubscribe link's token, on a page of its own."""
-    return f"{unsubscribe_url(settings, volunteer_id)}/shift-reminders"
+def shift_reminders_off_url(settings: Settings, volunteer_id: str, unsubscribe: str | None = None) -> str:
+    """"No more shift reminders": the unsubscribe link's token (`unsubscribe`, when
+    made already), on a page of its own."""
+    return f"{unsubscribe or unsubscribe_url(settings, volunteer_id)}/shift-reminders"
 
 
 # "I cannot come" links: made and checked like unsubscribe links (encrypted, signed,
@@ -314,8 +315,9 @@ def build_message(*, settings: Settings, volunteer_id: str, occasion: str, notif
     message["X-Dankjewel-Notification"] = notification
     if audience == "volunteer":
         # A shift reminder's one-click unsubscribe turns off shift reminders only.
+        # The links the caller made for the body, when it did (each is an encryption).
         url = header_value(values.get("reminders_off_url") if notification == SHIFT_REMINDER
-                           else unsubscribe_url(settings, volunteer_id))
+                           else values.get("unsubscribe_url") or unsubscribe_url(settings, volunteer_id))
         message["List-Unsubscribe"] = f"<{url}>"
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message.set_content(rendered.text)

@@ -9,9 +9,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
 from shared.settings import Settings, SettingsError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from shared.yamlfile import read_yaml, validated
 
 DEFAULT_RULES_FILE = Path(__file__).parent / "rules.yaml"
 
@@ -134,43 +135,7 @@ def rules_for(settings: Settings) -> Rules:
 def load_rules(path: Path | None = None) -> Rules:
     """Read and validate a rules file; RulesError names the line of the first problem."""
     path = path or DEFAULT_RULES_FILE
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise RulesError(f"{path}: cannot read: {error.strerror}") from None
-    try:
-        root = yaml.compose(text)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise RulesError(f"{path}{where}: not valid YAML: {getattr(error, 'problem', error)}") from None
+    root, data = read_yaml(path, RulesError)
     if not isinstance(data, dict):
         raise RulesError(f"{path}: expected a mapping with grace_days, milestones and alerts")
-    try:
-        return Rules.model_validate(data)
-    except ValidationError as error:
-        problem = error.errors(include_url=False)[0]
-        # pydantic adds validator names such as "function-after[...]" to the path
-        location = [part for part in problem["loc"] if not (isinstance(part, str) and "[" in part)]
-        line = _line_of(root, list(problem["loc"]))
-        dotted = ".".join(str(part) for part in location) or "(top)"
-        raise RulesError(f"{path} line {line}: {dotted}: {problem['msg']}") from None
-
-
-def _line_of(node: yaml.Node | None, location: list) -> int:
-    """The 1-based line of the YAML node at `location` (or of its nearest parent)."""
-    line = node.start_mark.line + 1 if node is not None else 1
-    for part in location:
-        child = None
-        if isinstance(node, yaml.MappingNode):
-            child = next((value for key, value in node.value if key.value == part), None)
-            if child is None:
-                break
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            child = node.value[part]
-        else:
-            continue  # pydantic adds union/validator names to the path; skip them
-        node = child
-        line = node.start_mark.line + 1
-    return line
+    return validated(Rules, data, path, root, RulesError)

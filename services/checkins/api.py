@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Literal
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, status
 from pydantic import BaseModel
 
 from services.checkins import usecases
 from shared.contracts import CheckinCompleted
-from shared.http import erased_volunteer
+from shared.http import refusals
 from shared.service import ServiceRuntime
 from shared.values import SafeId, SaneDatetime
 
@@ -31,13 +31,9 @@ def routes(runtime: ServiceRuntime) -> APIRouter:
         """Record a held check-in and publish `checkins.completed`."""
         held = CheckinCompleted(**body.model_dump(exclude={"checkin_id"}),
                                 checkin_id=body.checkin_id or str(uuid.uuid4()))
-        try:
+        with refusals():
             async with runtime.unit() as unit:
                 await usecases.record_checkin_on_request(unit, held)
-        except usecases.Erased:
-            raise erased_volunteer() from None
-        except usecases.Conflict as error:
-            raise HTTPException(status.HTTP_409_CONFLICT, detail=str(error)) from None
         return {"checkin_id": held.checkin_id}
 
     @router.get("/volunteers/{volunteer_id}/checkins", dependencies=[can("volunteers:read")])

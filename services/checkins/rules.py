@@ -1,7 +1,7 @@
 """Check-ins' part of the rules file: the `followups:` section (deadlines of the
 follow-up clocks and of the escalation). Read here, by check-ins itself, from the
 same file as appreciation's milestones and alerts (RULES_FILE, else the shipped
-`services/appreciation/rules.yaml`); only this section is parsed, so check-ins
+`services/appreciation/rules.yaml`); only this section is validated here, so check-ins
 imports nothing of appreciation.
 
 Which value counts, per deadline: the environment variable when it is set
@@ -14,11 +14,11 @@ from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.checkins import domain
 from shared.settings import Settings, SettingsError
+from shared.yamlfile import child, read_yaml, validated
 
 # The shipped rules file (a path, not an import: the file is shared configuration).
 DEFAULT_RULES_FILE = Path(__file__).parent.parent / "appreciation" / "rules.yaml"
@@ -65,38 +65,15 @@ def load_followups(path: Path | None = None) -> FollowUps:
     """The `followups:` section of a rules file (the defaults when it has none);
     FollowUpsError names the file and the line of the first problem."""
     path = path or DEFAULT_RULES_FILE
-    try:
-        text = path.read_text(encoding="utf-8")
-        root = yaml.compose(text)
-    except OSError as error:
-        raise FollowUpsError(f"{path}: cannot read: {error.strerror}") from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise FollowUpsError(f"{path}{where}: not valid YAML: {getattr(error, 'problem', error)}") from None
-    section = _child(root, "followups")
+    root, data = read_yaml(path, FollowUpsError)
+    section = child(root, "followups")
     if section is None:
         return FollowUps()
-    data = yaml.safe_load(yaml.serialize(section))
+    data = data["followups"]
     if not isinstance(data, dict):
         raise FollowUpsError(f"{path} line {section.start_mark.line + 1}: followups: expected a mapping of "
                              f"{', '.join(OVERRIDES)}")
-    try:
-        return FollowUps.model_validate(data)
-    except ValidationError as error:
-        problem = error.errors(include_url=False)[0]
-        key = problem["loc"][0] if problem["loc"] else None
-        node = next((k for k, _ in section.value if k.value == key), section) if key else section
-        value = _child(section, key) if key else None
-        line = (value or node).start_mark.line + 1
-        dotted = ".".join(["followups", *(str(part) for part in problem["loc"])])
-        raise FollowUpsError(f"{path} line {line}: {dotted}: {problem['msg']}") from None
-
-
-def _child(node: yaml.Node | None, key: str) -> yaml.Node | None:
-    if not isinstance(node, yaml.MappingNode):
-        return None
-    return next((value for k, value in node.value if k.value == key), None)
+    return validated(FollowUps, data, path, section, FollowUpsError, prefix=("followups",))
 
 
 @lru_cache(maxsize=4)

@@ -33,6 +33,7 @@ from shared.contracts import (
     VolunteerRegistered,
     VolunteerUpdated,
 )
+from shared.refusals import Conflict, Erased  # what the entrypoints turn into answers
 from shared.delivery import Unit
 from shared.settings import coordinator_address
 
@@ -41,12 +42,6 @@ log = logging.getLogger(__name__)
 ClockRule = Callable[[domain.Clock | None, datetime], domain.Clock | None]
 
 
-class Conflict(Exception):
-    """The check-in is known already."""
-
-
-class Erased(Exception):
-    """The volunteer was erased: no new data is accepted for the id."""
 
 
 async def lock_volunteers(unit: Unit, volunteer_ids: list[str]) -> None:

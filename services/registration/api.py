@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Literal
 
-from fastapi import APIRouter, Header, HTTPException, status
+from fastapi import APIRouter, Header, status
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationInfo, field_validator
 from typing_extensions import Annotated
@@ -16,22 +14,9 @@ from typing_extensions import Annotated
 from services.registration import domain, flyer, usecases
 from services.registration.domain import Availability, Labels, Name, Slot
 from shared.contracts import VolunteerRegistered
-from shared.http import erased_volunteer
+from shared.http import refusals
 from shared.service import ServiceRuntime
 from shared.values import LongText, SafeId, SaneDate, ShortText
-
-
-@contextmanager
-def refusals() -> Iterator[None]:
-    """A use case's refusal as the HTTP answer (raised inside the transaction: it rolls back)."""
-    try:
-        yield
-    except usecases.NotFound as error:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(error)) from None
-    except usecases.Conflict as error:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(error)) from None
-    except usecases.Erased:
-        raise erased_volunteer() from None
 
 
 # --- volunteers ---------------------------------------------------------------------------

@@ -30,21 +30,13 @@ from shared.contracts import (
     VolunteerRegistered,
     VolunteerUpdated,
 )
+from shared.refusals import Conflict, Erased, NotFound  # what the entrypoints turn into answers
 from shared.delivery import Unit
 
 log = logging.getLogger(__name__)
 
 
-class NotFound(LookupError):
-    """No such volunteer or opportunity (the message says which)."""
 
-
-class Conflict(Exception):
-    """The request clashes with what is stored (the message says how)."""
-
-
-class Erased(Exception):
-    """The volunteer was erased: nothing more is kept or accepted for the id."""
 
 
 # --- volunteers ---------------------------------------------------------------------------

@@ -9,8 +9,6 @@ A shift is scheduled, assigned, then completed, missed (no-show) or cancelled;
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 
 from fastapi import APIRouter, HTTPException, status
@@ -18,24 +16,10 @@ from pydantic import BaseModel, Field, model_validator
 
 from services.tasks import domain, usecases
 from shared.contracts import ShiftCompleted
-from shared.http import erased_volunteer
+from shared.http import refusals
 from shared.service import ServiceRuntime
 from shared.values import LongText, SafeId, SaneDatetime, ShortText
 
-
-@contextmanager
-def refusals() -> Iterator[None]:
-    """A use case's refusal as the HTTP answer (raised inside the transaction: it rolls back)."""
-    try:
-        yield
-    except usecases.NotFound as error:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(error)) from None
-    except usecases.Conflict as error:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(error)) from None
-    except usecases.Invalid as error:
-        raise HTTPException(422, detail=str(error)) from None
-    except usecases.Erased:
-        raise erased_volunteer() from None
 
 def _ends_after_start(start: datetime | None, end: datetime | None) -> None:
     if start is not None and end is not None and end < start:

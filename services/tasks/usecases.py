@@ -31,25 +31,14 @@ from shared.contracts import (
     ShiftMissed,
     ShiftReleased,
 )
+from shared.refusals import Conflict, Erased, Invalid, NotFound  # what the entrypoints turn into answers
 from shared.delivery import Unit
 
 log = logging.getLogger(__name__)
 
 
-class NotFound(LookupError):
-    """No such shift."""
 
 
-class Conflict(Exception):
-    """The step does not apply to the shift as it is (the message says why)."""
-
-
-class Invalid(ValueError):
-    """The request is inconsistent with what is stored (the message says how)."""
-
-
-class Erased(Exception):
-    """The volunteer was erased: no new data is accepted for the id."""
 
 
 async def shift(session: AsyncSession, shift_id: str, *, for_update: bool = False) -> dict:
