@@ -39,7 +39,7 @@ from bench.infra import Servers
 from bench.probes import RssSampler, TimingSmtp, max_rss_bytes, percentile, rss_bytes
 from bench.report import Row, render_table
 from shared.envelope import structured_record
-from shared.settings import Settings
+from services.settings import DankjewelSettings as Settings
 
 log = logging.getLogger("bench")
 
@@ -509,7 +509,7 @@ async def benchmark(options: Options, servers: Servers, result: Results) -> None
     from services.appreciation.service import definition
     from shared.db import create_engine, migrate
     from shared.service import ServiceRuntime
-    from shared.settings import load_settings
+    from services.settings import load_settings
 
     sampler = RssSampler().start()
     smtp = TimingSmtp()

@@ -19,7 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from shared.contracts import CATALOGUE, dlq_topic
-from shared.settings import Settings
+from services.appreciation.settings import AppreciationSettings
 from tests.infra import ROOT, LocalKafka, LocalPostgres, fresh_local_kafka, fresh_local_postgres
 from tests.smtp_server import RecordingSmtp
 from tests.tcp_proxy import TcpProxy
@@ -55,7 +55,7 @@ class Stack:
         self.unexpected_exits = 0
         # Accepted but unrecorded mails a killed sender can leave: two per SMTP connection
         # (services/appreciation/mailer.py).
-        self.mails_in_flight = 2 * Settings().mail_connections
+        self.mails_in_flight = 2 * AppreciationSettings().mail_connections
         self.unsubscribe_secret = secrets.token_urlsafe(32)  # this run's own: the repository ships none
         self.kills: list[tuple[str, float]] = []  # (service, time.monotonic()) of each SIGKILL
         self.log_files: set[Path] = set()

@@ -20,8 +20,9 @@ ALL_SERVICES_PORT = 8000
 
 
 def _configure_logging(level: str) -> None:
+    from services.settings import load_settings
     from shared.metrics import log_formatter
-    from shared.settings import SettingsError, load_settings
+    from shared.settings import SettingsError
 
     try:  # LOG_FORMAT: text (default) or json, one object per line
         log_format = load_settings().log_format
@@ -36,7 +37,8 @@ def _configure_logging(level: str) -> None:
 
 
 def _settings():
-    from shared.settings import SettingsError, load_settings
+    from services.settings import load_settings
+    from shared.settings import SettingsError
 
     try:
         return load_settings()

@@ -21,7 +21,7 @@ from aiokafka import AIOKafkaProducer
 
 from shared.envelope import structured_record
 from shared.contracts import CHECKIN_COMPLETED, HELP_OFFERED, SHIFT_COMPLETED, VOLUNTEER_REGISTERED, EventType
-from shared.settings import Settings
+from services.settings import DankjewelSettings
 
 SOURCE = "https://rooster.voorbeeld.nl"  # the organisation's own rostering system
 
@@ -69,7 +69,7 @@ def history(today: date, tz, run: str) -> list[tuple[EventType, dict]]:  # noqa:
     return events
 
 
-async def publish_history(settings: Settings, today: date) -> dict[str, str]:
+async def publish_history(settings: DankjewelSettings, today: date) -> dict[str, str]:
     run = uuid.uuid4().hex[:6]
     producer = AIOKafkaProducer(**settings.kafka_client_options(), acks="all")
     await producer.start()

@@ -66,6 +66,9 @@ class ServiceDefinition:
     # Time-based rules: sweep(runtime, as_of) raises what is due at `as_of` and
     # returns how many things it raised. Running it twice raises nothing twice.
     sweep: Callable[["ServiceRuntime", datetime], Awaitable[int]] | None = None
+    # The configuration the service reads: shared.settings.Settings, or the service's
+    # own subclass of it (services/<name>/settings.py) adding the variables only it reads.
+    settings: type[Settings] = Settings
     # Checks the service's own configuration at start-up; raises with a clear message.
     check_config: Callable[[Settings], None] | None = None
     # Further loops the service runs (e.g. the mail sender), each supervised.
@@ -83,6 +86,9 @@ class ServiceRuntime:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
 
     def __post_init__(self) -> None:
+        if not isinstance(self.settings, self.definition.settings):
+            raise TypeError(f"the {self.name} service reads {self.definition.settings.__name__}; "
+                            f"got {type(self.settings).__name__} (services.settings.load_settings reads them all)")
         self.engine = None
         self.producer = None
         self.consumer: EventConsumer | None = None

@@ -1,21 +1,29 @@
 """Configuration from environment variables (names are part of the public contract).
 
-A missing or invalid setting stops start-up with a message naming the variable.
+This module holds what every service reads: Kafka, the database, HTTP, operations and
+the organisation (time zone, rules file, coordinators). Each service declares the
+variables only it reads in its own `settings.py`, as a subclass of `Settings`, named
+on its ServiceDefinition; `services/settings.py` joins them into the configuration
+the CLI loads. A missing or invalid setting stops start-up with a message naming
+the variable.
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import EmailStr, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import EmailStr, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/dankjewel.db"
 LOCAL_ENV_FILE = "var/local.env"
 DOMAIN = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
+
+
+S = TypeVar("S", bound="Settings")
 
 
 class SettingsError(Exception):
@@ -47,37 +55,10 @@ class Settings(BaseSettings):
     # Database: SQLite is the embedded default for a quick local run.
     database_url: str = DEFAULT_DATABASE_URL
 
-    # Mail
-    smtp_host: str = "127.0.0.1"
-    smtp_port: int = Field(default=1025, ge=1, le=65535)
-    smtp_username: str | None = None
-    smtp_password: SecretStr | None = None
-    smtp_starttls: bool = False
-    smtp_tls: bool = Field(default=False, description="Implicit TLS from the first byte (usually port 465)")
-    mail_from: EmailStr = "dankjewel@example.org"
-    mail_batch_size: int = Field(default=50, ge=1, le=1000, description="Mails claimed together")
-    # Each SMTP exchange waits ~20 ms on round trips on a busy machine, so more
-    # connections send more per second (4: ~80 mails/s here, 8: 100/s without a
-    # queue); each can hold two accepted mails not yet recorded, which a crash sends twice.
-    mail_connections: int = Field(default=4, ge=1, le=8,
-                                  description="SMTP connections a batch is sent over at the same time")
-    mail_poll_seconds: float = Field(default=1.0, gt=0, le=60,
-                                     description="How often the mail sender looks for due mail when nothing woke it")
-    mail_retry_seconds: float = Field(default=30, gt=0, description="First wait after a 4xx or a connection failure")
-    mail_retry_max_seconds: float = Field(default=900, gt=0)
-    shift_reminder_hours: float = Field(default=48, gt=0, le=336,
-                                        description="How long before a shift its volunteer is reminded of it")
+    # Organisation
+    org_timezone: str = "Europe/Amsterdam"
+    rules_file: Path | None = None
     coordinator_language: Literal["nl", "en"] = "nl"
-    public_base_url: str = Field(default="http://127.0.0.1:8000/appreciation",
-                                 description="Where the appreciation service's HTTP API is reachable (unsubscribe links)")
-    # No default: a secret anyone can read in the repository protects nothing.
-    # Checked where it is used (appreciation's start-up), so commands that need no
-    # secret run without one.
-    unsubscribe_secret: SecretStr | None = Field(default=None, description="Signs unsubscribe links")
-    unsubscribe_previous_secrets: SecretStr | None = Field(
-        default=None, description="Comma-separated earlier UNSUBSCRIBE_SECRETs: links they signed keep working")
-    unsubscribe_link_days: int = Field(default=730, ge=30, le=3650,
-                                       description="How long an unsubscribe link works (people click year-old mail)")
     default_coordinator_email: EmailStr = "coordinator@example.org"
     org_lead_email: EmailStr | None = Field(default=None, description="Escalations go here; "
                                             "defaults to DEFAULT_COORDINATOR_EMAIL")
@@ -86,26 +67,7 @@ class Settings(BaseSettings):
     coordinator_email_domains: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(), description="Coordinator addresses from events outside these domains (or their "
                                 "subdomains) are replaced by DEFAULT_COORDINATOR_EMAIL")
-
-    # Organisation
-    org_timezone: str = "Europe/Amsterdam"
-    rules_file: Path | None = None
-    # Follow-up deadlines (checkins service): the rules file's `followups:` section
-    # (services/checkins/rules.py); set here, they override it. Unset: the file, else
-    # the defaults 7, 7, 14, 6, 60.
-    intake_deadline_days: int | None = Field(default=None, ge=1)
-    escalation_after_days: int | None = Field(default=None, ge=1,
-                                              description="Escalate to the lead this long after the deadline")
-    onboarding_deadline_days: int | None = Field(default=None, ge=1)
-    periodic_checkin_months: int | None = Field(default=None, ge=1)
-    quiet_after_days: int | None = Field(default=None, ge=1)
     sweep_interval_seconds: float = Field(default=900, gt=0, description="How often time-based rules run")
-
-    # Coordinator console
-    console_session_secret: SecretStr | None = Field(default=None, description="Signs console sign-in cookies")
-    console_base_url: str = Field(default="http://127.0.0.1:8000/console",
-                                  description="Where the console is reachable (links in coordinator mail)")
-    console_session_hours: int = Field(default=12, ge=1, le=24 * 30)
 
     # HTTP
     api_tokens_file: Path = Field(default=Path("var/api-tokens.json"),
@@ -167,13 +129,6 @@ class Settings(BaseSettings):
             raise ValueError(f"not a domain: {bad[0]!r}; expected e.g. example.org,vrijwilligers.example.org")
         return domains
 
-    @model_validator(mode="after")
-    def _one_smtp_tls_mode(self) -> "Settings":
-        if self.smtp_tls and self.smtp_starttls:
-            raise ValueError("SMTP_TLS and SMTP_STARTTLS are both true; choose one: SMTP_TLS for implicit "
-                             "TLS (usually port 465), SMTP_STARTTLS to upgrade a plain connection (usually 587)")
-        return self
-
     @property
     def lead_email(self) -> str:
         return self.org_lead_email or self.default_coordinator_email
@@ -186,9 +141,6 @@ class Settings(BaseSettings):
         """What this configuration sends unencrypted that should not be; one line each,
         naming settings only (no secrets, no addresses)."""
         warnings = []
-        if self.smtp_username and not (self.smtp_tls or self.smtp_starttls):
-            warnings.append("SMTP_USERNAME is set but neither SMTP_TLS nor SMTP_STARTTLS: "
-                            "the SMTP login and every mail travel unencrypted")
         if self.kafka_security_protocol == "SASL_PLAINTEXT":
             warnings.append("KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT: the Kafka login (with SASL PLAIN) and "
                             "every event travel unencrypted; use SASL_SSL")
@@ -250,10 +202,11 @@ def require_secret(settings: Settings, field: str) -> str:
     return value.get_secret_value()
 
 
-def load_settings(**overrides) -> Settings:
-    """Read the environment; raise SettingsError naming each bad variable."""
+def load_settings(settings_class: type[S] = Settings, /, **overrides) -> S:
+    """Read the environment into `settings_class` (a service's, or the whole
+    configuration of services/settings.py); raise SettingsError naming each bad variable."""
     try:
-        settings = Settings(**overrides)
+        settings = settings_class(**overrides)
         settings.kafka_client_options()
     except ValidationError as error:
         lines = []

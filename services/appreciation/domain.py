@@ -13,8 +13,9 @@ from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from typing import Literal, Protocol
 
 from services.appreciation.rules import AlertRules, MilestoneRule, Rules
+from services.appreciation.settings import AppreciationSettings
 from shared.contracts import FollowUpOverdue, MilestoneUpcoming, PlannedMail, ShiftAssigned
-from shared.settings import Settings, coordinator_address
+from shared.settings import coordinator_address
 
 Audience = Literal["volunteer", "coordinator", "lead"]
 
@@ -300,7 +301,7 @@ def delivery_failed_alert(occasion: str, notification: str, now: datetime) -> Al
                  audience="coordinator", due_since=now, context={"failed_notification": notification})
 
 
-def staff_recipient(settings: Settings, audience: str, context: dict,
+def staff_recipient(settings: AppreciationSettings, audience: str, context: dict,
                     coordinator_email: str | None) -> tuple[str, bool]:
     """Whom a coordinator or lead mail goes to, and whether an address from an event
     was replaced by DEFAULT_COORDINATOR_EMAIL (COORDINATOR_EMAIL_DOMAINS). The mail
@@ -353,7 +354,7 @@ class Wait:
     until: datetime
 
 
-def mail_decision(mail: QueuedMail, settings: Settings, now: datetime) -> Send | Skip | Wait:
+def mail_decision(mail: QueuedMail, settings: AppreciationSettings, now: datetime) -> Send | Skip | Wait:
     """Whether a queued mail goes out now, to whom and in which language. Decided
     when it is sent, so consent, unsubscribe and erasure at that moment count.
     A shift reminder has its own consent (`shift_reminder_decision`).

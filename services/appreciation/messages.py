@@ -24,7 +24,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from services.appreciation.domain import SHIFT_REMINDER, card_todo_id, in_language
-from shared.settings import SHIPPED_SECRETS, Settings, SettingsError, require_secret
+from services.appreciation.settings import AppreciationSettings
+from shared.settings import SHIPPED_SECRETS, SettingsError, require_secret
 
 TEMPLATES = Path(__file__).parent / "templates"
 VOLUNTEER_NOTIFICATIONS = {"first-shift-thanks", "milestone-card", "service-anniversary", "lunch-invitation",
@@ -134,7 +135,7 @@ def message_id(volunteer_id: str, occasion: str, notification: str) -> str:
 # Unsubscribe links carry the volunteer id encrypted and timestamped (Fernet:
 # AES-CBC + HMAC-SHA256), so a link shows nothing about its owner and expires.
 # UNSUBSCRIBE_SECRET makes new links; UNSUBSCRIBE_PREVIOUS_SECRETS still open old ones.
-def check_unsubscribe_secrets(settings: Settings) -> None:
+def check_unsubscribe_secrets(settings: AppreciationSettings) -> None:
     """Start-up check: a usable UNSUBSCRIBE_SECRET (SettingsError naming it otherwise)."""
     require_secret(settings, "unsubscribe_secret")
     for previous in _previous_secrets(settings):
@@ -143,7 +144,7 @@ def check_unsubscribe_secrets(settings: Settings) -> None:
                                 "repository or shorter than 16 characters")
 
 
-def _previous_secrets(settings: Settings) -> list[str]:
+def _previous_secrets(settings: AppreciationSettings) -> list[str]:
     value = settings.unsubscribe_previous_secrets
     return [s.strip() for s in value.get_secret_value().split(",") if s.strip()] if value else []
 
@@ -158,16 +159,16 @@ def _fernet_for(secrets: tuple[str, ...]) -> MultiFernet:
     return MultiFernet([Fernet(key(secret)) for secret in secrets])
 
 
-def _fernet(settings: Settings) -> MultiFernet:
+def _fernet(settings: AppreciationSettings) -> MultiFernet:
     current = require_secret(settings, "unsubscribe_secret")
     return _fernet_for((current, *_previous_secrets(settings)))
 
 
-def unsubscribe_token(settings: Settings, volunteer_id: str) -> str:
+def unsubscribe_token(settings: AppreciationSettings, volunteer_id: str) -> str:
     return _fernet(settings).encrypt(volunteer_id.encode()).decode().rstrip("=")
 
 
-def _open_token(settings: Settings, token: str) -> str | None:
+def _open_token(settings: AppreciationSettings, token: str) -> str | None:
     if len(token) > 1000:
         return None
     try:
@@ -178,18 +179,18 @@ def _open_token(settings: Settings, token: str) -> str | None:
         return None
 
 
-def volunteer_of_token(settings: Settings, token: str) -> str | None:
+def volunteer_of_token(settings: AppreciationSettings, token: str) -> str | None:
     """The volunteer a token was made for, or None when it is forged, damaged or expired
     (or is another link's token: ids hold no line break)."""
     value = _open_token(settings, token)
     return value if value is not None and "\n" not in value else None
 
 
-def unsubscribe_url(settings: Settings, volunteer_id: str) -> str:
+def unsubscribe_url(settings: AppreciationSettings, volunteer_id: str) -> str:
     return f"{settings.public_base_url.rstrip('/')}/unsubscribe/{unsubscribe_token(settings, volunteer_id)}"
 
 
-def shift_reminders_off_url(settings: Settings, volunteer_id: str, unsubscribe: str | None = None) -> str:
+def shift_reminders_off_url(settings: AppreciationSettings, volunteer_id: str, unsubscribe: str | None = None) -> str:
     """"No more shift reminders": the unsubscribe link's token (`unsubscribe`, when
     made already), on a page of its own."""
     return f"{unsubscribe or unsubscribe_url(settings, volunteer_id)}/shift-reminders"
@@ -201,19 +202,19 @@ def shift_reminders_off_url(settings: Settings, volunteer_id: str, unsubscribe: 
 _DECLINE = "shifts.declined"
 
 
-def decline_token(settings: Settings, volunteer_id: str, shift_id: str) -> str:
+def decline_token(settings: AppreciationSettings, volunteer_id: str, shift_id: str) -> str:
     value = f"{_DECLINE}\n{volunteer_id}\n{shift_id}"
     return _fernet(settings).encrypt(value.encode()).decode().rstrip("=")
 
 
-def shift_of_decline_token(settings: Settings, token: str) -> tuple[str, str] | None:
+def shift_of_decline_token(settings: AppreciationSettings, token: str) -> tuple[str, str] | None:
     """(volunteer id, shift id) of an "I cannot come" link, or None when it is forged,
     damaged, expired or another link's token."""
     parts = (_open_token(settings, token) or "").split("\n")
     return (parts[1], parts[2]) if len(parts) == 3 and parts[0] == _DECLINE else None
 
 
-def decline_url(settings: Settings, volunteer_id: str, shift_id: str) -> str:
+def decline_url(settings: AppreciationSettings, volunteer_id: str, shift_id: str) -> str:
     return f"{settings.public_base_url.rstrip('/')}/shifts/decline/{decline_token(settings, volunteer_id, shift_id)}"
 
 
@@ -267,7 +268,7 @@ def shift_reminder_calendar(values: dict, now: datetime) -> bytes:
                           location=values.get("place"), description=description, stamp=now)
 
 
-def console_url(settings: Settings, volunteer_id: str, context: dict) -> str:
+def console_url(settings: AppreciationSettings, volunteer_id: str, context: dict) -> str:
     """Where a coordinator acts on this mail: the volunteer's page in the console, at
     the to-do when the mail is about one."""
     url = f"{settings.console_base_url.rstrip('/')}/volunteers/{quote(volunteer_id, safe='')}"
@@ -275,7 +276,7 @@ def console_url(settings: Settings, volunteer_id: str, context: dict) -> str:
     return f"{url}#todo-{quote(todo, safe='')}" if todo else url
 
 
-def lunch_calendar(context: dict, volunteer_id: str, settings: Settings) -> bytes | None:
+def lunch_calendar(context: dict, volunteer_id: str, settings: AppreciationSettings) -> bytes | None:
     if not context.get("lunch_on"):
         return None
     hour, minute = map(int, context["lunch_time"].split(":"))
@@ -303,7 +304,7 @@ def _from_header(mail_from: str) -> BaseHeader:
     return POLICY.header_factory("From", formataddr(("dankjewel", header_value(mail_from))))
 
 
-def build_message(*, settings: Settings, volunteer_id: str, occasion: str, notification: str, audience: str,
+def build_message(*, settings: AppreciationSettings, volunteer_id: str, occasion: str, notification: str, audience: str,
                   recipient: str, language: str, values: dict) -> EmailMessage:
     values = in_language(values, language)  # also for callers that did not ask domain.template_values
     rendered = render(notification, language, values)

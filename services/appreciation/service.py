@@ -4,6 +4,7 @@ its sweep and its mail sender. Layers and the walk of one event: docs/architectu
 from pathlib import Path
 
 from services.appreciation import api, handlers, mailer, messages, rules, usecases
+from services.appreciation.settings import AppreciationSettings
 from services.appreciation.tables import SERVICE, delivery, metadata
 from shared.consumer import Subscription
 from shared.contracts import (
@@ -25,10 +26,9 @@ from shared.contracts import (
     VOLUNTEER_UPDATED,
 )
 from shared.service import ServiceDefinition
-from shared.settings import Settings
 
 
-def check_config(settings: Settings) -> None:
+def check_config(settings: AppreciationSettings) -> None:
     """Refuse to start on an invalid rules file or an unusable unsubscribe secret."""
     rules.rules_for(settings)
     messages.check_unsubscribe_secrets(settings)
@@ -50,6 +50,7 @@ definition = ServiceDefinition(
     routes=api.routes,
     http_port=8004,
     sweep=usecases.sweep,
+    settings=AppreciationSettings,
     check_config=check_config,
     background=[mailer.send_mail],
 )

@@ -17,7 +17,8 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.checkins import domain
-from shared.settings import Settings, SettingsError
+from services.checkins.settings import CheckinsSettings
+from shared.settings import SettingsError
 from shared.yamlfile import child, read_yaml, validated
 
 # The shipped rules file (a path, not an import: the file is shared configuration).
@@ -48,7 +49,7 @@ class FollowUps(BaseModel):
     quiet_after_days: int = Field(default=60, ge=1, le=3650)
     escalation_after_days: int = Field(default=7, ge=1, le=3650)
 
-    def with_overrides(self, settings: Settings) -> "FollowUps":
+    def with_overrides(self, settings: CheckinsSettings) -> "FollowUps":
         """The environment variables that are set win over the file."""
         changes = {key: getattr(settings, variable) for key, variable in OVERRIDES.items()
                    if getattr(settings, variable, None) is not None}
@@ -81,15 +82,15 @@ def _followups_at(path: Path | None) -> FollowUps:
     return load_followups(path)
 
 
-def followups_for(settings: Settings) -> FollowUps:
+def followups_for(settings: CheckinsSettings) -> FollowUps:
     """The deadlines in force: environment variables, else RULES_FILE, else defaults."""
     return _followups_at(settings.rules_file).with_overrides(settings)
 
 
-def rules_for(settings: Settings) -> domain.Rules:
+def rules_for(settings: CheckinsSettings) -> domain.Rules:
     return followups_for(settings).rules()
 
 
-def check_config(settings: Settings) -> None:
+def check_config(settings: CheckinsSettings) -> None:
     """Refuse to start on an invalid followups section (naming the line)."""
     followups_for(settings)

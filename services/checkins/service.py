@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from services.checkins import api, handlers, rules
+from services.checkins.settings import CheckinsSettings
 from services.checkins.sweep import sweep
 from services.checkins.tables import SERVICE, delivery, metadata
 from shared.consumer import Subscription
@@ -22,5 +23,6 @@ definition = ServiceDefinition(
     routes=api.routes,
     http_port=8003,
     sweep=sweep,
+    settings=CheckinsSettings,
     check_config=rules.check_config,
 )

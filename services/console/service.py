@@ -5,6 +5,7 @@ from pathlib import Path
 from fastapi import APIRouter
 
 from services.console import accounts, handlers, sweep, web
+from services.console.settings import ConsoleSettings
 from services.console.tables import SERVICE, delivery, metadata
 from shared.consumer import Subscription
 from shared.contracts import (
@@ -27,10 +28,10 @@ from shared.contracts import (
     VOLUNTEER_UPDATED,
 )
 from shared.service import ServiceDefinition, ServiceRuntime
-from shared.settings import Settings, require_secret
+from shared.settings import require_secret
 
 
-def check_config(settings: Settings) -> None:
+def check_config(settings: ConsoleSettings) -> None:
     """Sign-in cookies are signed with CONSOLE_SESSION_SECRET: no secret, no console."""
     require_secret(settings, "console_session_secret")
 
@@ -71,5 +72,6 @@ definition = ServiceDefinition(
     http_setup=accounts.install,
     http_port=8005,
     sweep=sweep.sweep,  # to-dos whose date passed undone
+    settings=ConsoleSettings,
     check_config=check_config,
 )

@@ -25,7 +25,7 @@ from shared.auth import TokenFile
 from shared.envelope import structured_record
 from shared.kafka import ensure_topics
 from shared.service import ServiceDefinition, ServiceRuntime
-from shared.settings import load_settings
+from services.settings import load_settings
 from tests.infra import Infrastructure, start_infrastructure
 from tests.smtp_server import RecordingSmtp
 

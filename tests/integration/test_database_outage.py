@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from services.appreciation.service import definition as appreciation
 from services.appreciation.tables import shifts
 from shared.contracts import SHIFT_COMPLETED
-from shared.settings import load_settings
+from services.settings import load_settings
 from tests.integration.conftest import equals, eventually, structured
 from tests.integration.test_delivery import shift_data
 from tests.tcp_proxy import TcpProxy

@@ -19,7 +19,7 @@ from services.tasks.service import definition as tasks
 from shared.contracts import SHIFT_COMPLETED
 from shared.db import create_engine, migrate
 from shared.kafka import ensure_topics
-from shared.settings import load_settings
+from services.settings import load_settings
 from tests.integration.conftest import api_client, eventually, read_topic, structured
 from tests.integration.test_delivery import shift_data
 from tests.tcp_proxy import TcpProxy

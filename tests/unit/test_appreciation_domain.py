@@ -12,7 +12,7 @@ import pytest
 from services.appreciation import domain
 from services.appreciation.rules import AlertRules, Rules, load_rules
 from shared.contracts import FollowUpOverdue, PlannedMail
-from shared.settings import load_settings
+from services.settings import load_settings
 
 RULES = load_rules()
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)

@@ -8,7 +8,8 @@ from email import message_from_bytes, policy
 import pytest
 
 from services.appreciation import domain, messages
-from shared.settings import SettingsError, load_settings
+from services.settings import load_settings
+from shared.settings import SettingsError
 
 SETTINGS = load_settings(unsubscribe_secret=secrets.token_urlsafe(32))
 LUNCH = {"years": 5, "milestone": "years-5", "anniversary_on": "2026-12-04", "lunch_on": "2026-12-11",

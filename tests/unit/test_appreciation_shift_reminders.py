@@ -10,7 +10,7 @@ import pytest
 
 from services.appreciation import domain, messages
 from shared.contracts import ShiftAssigned
-from shared.settings import load_settings
+from services.settings import load_settings
 
 SETTINGS = load_settings(unsubscribe_secret=secrets.token_urlsafe(32))
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from services.registry import all_services
 from shared.auth import SCOPES, Authenticator, TokenFile, TokenFileError
 from shared.service import ServiceRuntime
-from shared.settings import load_settings
+from services.settings import load_settings
 
 # The only routes a caller without a token may reach: they read and change no
 # volunteer's data (health, readiness), or carry their own proof (the signed unsubscribe link).

@@ -9,7 +9,7 @@ import pytest
 from services.checkins import domain
 from services.checkins import rules as rules_file
 from services.checkins.domain import Clock, Rules
-from shared.settings import load_settings
+from services.settings import load_settings
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=timezone.utc)
 DAY = timedelta(days=1)

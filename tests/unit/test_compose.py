@@ -10,7 +10,7 @@ import yaml
 from services.registry import all_services
 from shared.contracts import CATALOGUE
 from shared.kafka import carries_personal_data
-from shared.settings import Settings
+from services.settings import DankjewelSettings as Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())

@@ -22,7 +22,7 @@ from services.cli import app as cli
 from services.console import accounts
 from services.console.tables import metadata, users
 from services.console.texts import TEXTS
-from shared.settings import load_settings
+from services.settings import load_settings
 
 SECRET = secrets.token_urlsafe(32)
 PASSWORD = "correct horse battery"

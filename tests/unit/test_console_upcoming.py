@@ -28,7 +28,7 @@ from shared.contracts import (MILESTONE_REACHED, MILESTONE_UPCOMING, VOLUNTEER_E
                               VOLUNTEER_UPDATED)
 from shared.delivery import Unit
 from shared.envelope import new_event
-from shared.settings import load_settings
+from services.settings import load_settings
 
 PASSWORD = "correct horse battery"
 COORDINATOR, ADMIN = "ria@example.org", "bert@example.org"

@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 from pydantic import BaseModel, EmailStr, Field
 
 from shared.http import harden
-from shared.settings import load_settings
+from services.settings import load_settings
 
 
 class PersonIn(BaseModel):

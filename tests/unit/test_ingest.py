@@ -15,7 +15,7 @@ from shared import tracing
 from shared.auth import Authenticator, TokenFile
 from shared.http import harden
 from shared.ingest import BATCH_CONTENT_TYPE, MAX_EVENTS, events_router
-from shared.settings import load_settings
+from services.settings import load_settings
 
 SHIFT = {"volunteer_id": "v1", "shift_id": "s1", "started_at": "2026-11-01T09:00:00+01:00",
          "ended_at": "2026-11-01T12:00:00+01:00"}

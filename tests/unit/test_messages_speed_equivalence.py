@@ -15,7 +15,7 @@ from aiosmtplib.email import flatten_message
 
 from services.appreciation import messages
 from services.appreciation.domain import TEMPLATE_KEYS
-from shared.settings import load_settings
+from services.settings import load_settings
 
 SETTINGS = load_settings(unsubscribe_secret=secrets.token_urlsafe(32))
 LUNCH = {"years": 5, "milestone": "years-5", "anniversary_on": "2026-12-04", "lunch_on": "2026-12-11",

@@ -16,7 +16,8 @@ from shared import kafka
 from shared.auth import SCOPES
 from shared.db import advisory_key, create_engine, delivery_tables
 from shared.metrics import INVALID_TYPE, JsonFormatter, ServiceMetrics, current_service, log_formatter
-from shared.settings import SettingsError, load_settings
+from services.settings import load_settings
+from shared.settings import SettingsError
 
 
 def samples(metrics: ServiceMetrics) -> dict[tuple[str, tuple], float]:

@@ -1,6 +1,7 @@
 import pytest
 
-from shared.settings import DEFAULT_DATABASE_URL, SettingsError, load_settings
+from services.settings import load_settings
+from shared.settings import DEFAULT_DATABASE_URL, SettingsError
 
 
 def test_defaults_need_no_configuration(monkeypatch):
@@ -76,3 +77,53 @@ async def test_smtp_starttls_and_login_settings_reach_the_client(monkeypatch):
     assert seen["options"] == {"hostname": "mail.example.org", "port": 587, "timeout": 15,
                                      "start_tls": True, "use_tls": False}
     assert seen["login"] == ("dankjewel", "s3cret")
+
+
+# Each service declares the variables only it reads; the whole configuration joins them.
+
+def test_the_whole_configuration_includes_every_services_settings():
+    from services.registry import all_services
+    from services.settings import DankjewelSettings
+
+    for definition in all_services().values():
+        assert issubclass(DankjewelSettings, definition.settings), definition.name
+
+
+@pytest.mark.parametrize(("service", "own", "not_shared"), [
+    ("appreciation", "smtp_host", "smtp_host"),
+    ("appreciation", "unsubscribe_secret", "mail_connections"),
+    ("checkins", "intake_deadline_days", "quiet_after_days"),
+    ("console", "console_session_secret", "console_session_hours"),
+])
+def test_a_services_own_variables_are_declared_by_it_not_in_shared(service, own, not_shared):
+    from services.registry import all_services
+    from shared.settings import Settings
+
+    definition = all_services()[service]
+    assert own in definition.settings.model_fields
+    assert not_shared not in Settings.model_fields
+    others = [d for d in all_services().values() if d.name != service]
+    assert all(own not in d.settings.model_fields for d in others)
+
+
+def test_a_service_refuses_settings_without_its_variables():
+    from services.registry import all_services
+    from shared.service import ServiceRuntime
+    from shared.settings import Settings
+    from shared.settings import load_settings as load_shared
+
+    appreciation = all_services()["appreciation"]
+    with pytest.raises(TypeError, match="reads AppreciationSettings; got Settings"):
+        ServiceRuntime(appreciation, load_shared(Settings))
+    assert ServiceRuntime(appreciation, load_settings()).settings.mail_connections == 4
+    assert ServiceRuntime(all_services()["tasks"], load_shared(Settings)).name == "tasks"
+
+
+def test_a_service_alone_reads_only_its_own_variables(monkeypatch):
+    from services.console.settings import ConsoleSettings
+    from shared.settings import load_settings as load_shared
+
+    monkeypatch.setenv("SMTP_PORT", "seventy")  # not the console's: a console alone starts
+    assert load_shared(ConsoleSettings).console_session_hours == 12
+    with pytest.raises(SettingsError, match="SMTP_PORT"):
+        load_settings()

@@ -16,7 +16,7 @@ from shared.delivery import Unit
 from shared.envelope import new_event, parse_record, to_record
 from shared.http import harden
 from shared.metrics import JsonFormatter, logged
-from shared.settings import load_settings
+from services.settings import load_settings
 from tests.unit.test_envelope import ACCEPTS_SHIFTS, SHIFT, binary_headers, envelope_json
 
 VALID = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"

@@ -17,7 +17,8 @@ from services.appreciation.mailer import MailSender
 from shared import kafka
 from shared.contracts import BY_TYPE, CATALOGUE, AppreciationSentV2
 from shared.schemas import SCHEMA_DIR
-from shared.settings import SettingsError, coordinator_address, load_settings
+from services.settings import load_settings
+from shared.settings import SettingsError, coordinator_address
 
 DEFAULT = "coordinator@example.org"
 ORG = load_settings(coordinator_email_domains="vrijwilligers.example.org, Stichting.example.NL",
