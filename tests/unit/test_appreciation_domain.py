@@ -342,7 +342,3 @@ def appreciation_imports(module: str) -> set[str]:
 def test_each_layer_imports_only_downwards(module):
     assert appreciation_imports(module) & FORBIDDEN[module] == set()
 
-
-def test_shared_imports_no_service():
-    for path in (PACKAGE.parent.parent / "shared").glob("*.py"):
-        assert "services.appreciation" not in path.read_text(), path
