@@ -579,14 +579,13 @@ def export(
 async def _export(settings, volunteer_id: str) -> dict:  # noqa: ANN001
     from services.registry import all_services
     from shared.db import create_engine
-    from shared.privacy import export_volunteer
+    from shared.privacy import export_document, export_volunteer
 
     engine = create_engine(settings.database_url)
     try:
         async with engine.connect() as connection:
-            return {"volunteer_id": volunteer_id,
-                    "services": {name: await export_volunteer(connection, d.metadata, volunteer_id)
-                                 for name, d in all_services().items()}}
+            return export_document(volunteer_id, {name: await export_volunteer(connection, d.metadata, volunteer_id)
+                                                  for name, d in all_services().items()})
     finally:
         await engine.dispose()
 

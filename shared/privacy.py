@@ -16,6 +16,12 @@ def personal_tables(metadata: MetaData) -> list:
             if "volunteer_id" in table.c and not table.name.endswith(("_inbox", "_outbox"))]
 
 
+def export_document(volunteer_id: str, tables_by_service: dict[str, dict]) -> dict:
+    """What dankjewel holds about a person across services, in the one shape every
+    export has (`dankjewel export`, `run all`'s endpoint, the console's download)."""
+    return {"volunteer_id": volunteer_id, "services": tables_by_service}
+
+
 async def export_volunteer(connection: AsyncConnection | AsyncSession, metadata: MetaData,
                            volunteer_id: str) -> dict[str, list[dict]]:
     """{table name: [row, …]} of every row about `volunteer_id`, JSON-ready."""

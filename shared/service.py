@@ -40,7 +40,7 @@ from shared.http import harden
 from shared.ingest import INGESTIBLE, events_router
 from shared.kafka import create_consumer, create_producer, ensure_topics
 from shared.metrics import CONTENT_TYPE, ServiceMetrics, current_service
-from shared.privacy import export_volunteer
+from shared.privacy import export_document, export_volunteer
 from shared.relay import OutboxRelay
 from shared.settings import Settings
 from shared.values import SafeId
@@ -383,8 +383,8 @@ def listener_connect_args(engine) -> dict:  # noqa: ANN001 - an AsyncEngine
 
 async def export_from(runtimes: list[ServiceRuntime], volunteer_id: str) -> dict:
     """One document of what each of these services holds about a person."""
-    return {"volunteer_id": volunteer_id,
-            "services": {runtime.name: (await runtime.export(volunteer_id))["tables"] for runtime in runtimes}}
+    return export_document(volunteer_id, {runtime.name: (await runtime.export(volunteer_id))["tables"]
+                                          for runtime in runtimes})
 
 
 def combined_app(runtimes: list[ServiceRuntime], settings: Settings) -> FastAPI:
