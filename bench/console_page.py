@@ -20,7 +20,7 @@ REASONS = ("intake-overdue", "onboarding-overdue", "periodic-overdue", "quiet-vo
 async def console_phase(settings, result, say) -> None:  # noqa: ANN001
     import httpx
 
-    from services.console import accounts
+    from services.console import usecases
     from services.console.service import definition
     from services.console.tables import alerts, volunteers
     from shared.db import insert_rows
@@ -51,7 +51,7 @@ async def console_phase(settings, result, say) -> None:  # noqa: ANN001
             session = AsyncSession(bind=connection)
             await insert_rows(session, volunteers, people)
             await insert_rows(session, alerts, open_alerts)
-            await accounts.add_user(connection, "bench@example.org", "coordinator", "a bench password")
+            await usecases.add_user(connection, "bench@example.org", "coordinator", "a bench password")
         transport = httpx.ASGITransport(app=runtime.http_app())
         async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
             form = await client.get("/login")

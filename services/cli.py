@@ -472,7 +472,7 @@ app.add_typer(users, name="users")
 
 def _users_command(action):  # noqa: ANN001, ANN202
     """Run `action(connection)` in one transaction on the console's tables (created if needed)."""
-    from services.console.accounts import AccountError
+    from services.console.domain import AccountError
 
     settings = _settings()
     try:
@@ -483,12 +483,12 @@ def _users_command(action):  # noqa: ANN001, ANN202
 
 
 async def _on_console_tables(settings, action):  # noqa: ANN001, ANN202
-    from services.console.accounts import MIGRATIONS_DIR
+    from services.console.service import definition as console
     from shared.db import create_engine, migrate
 
     engine = create_engine(settings.database_url)
     try:
-        await migrate(engine, "console", MIGRATIONS_DIR)
+        await migrate(engine, console.name, console.migrations_dir)
         async with engine.begin() as connection:
             return await action(connection)
     finally:
@@ -508,7 +508,7 @@ def users_add(
     line, where other users of the machine and the shell history would see it."""
     import sys
 
-    from services.console.accounts import add_user
+    from services.console.usecases import add_user
 
     if not password_stdin:
         typer.echo("dankjewel: give --password-stdin and the password on standard input", err=True)
@@ -527,7 +527,7 @@ def users_add(
 @users.command("list")
 def users_list() -> None:
     """Every account's address, role, language, and when it was created or disabled (never the password hash)."""
-    from services.console.accounts import list_users
+    from services.console.usecases import list_users
 
     accounts = _users_command(list_users)
     if not accounts:
@@ -541,7 +541,7 @@ def users_list() -> None:
 @users.command("disable")
 def users_disable(email: Annotated[str, typer.Argument(help="Their email address")]) -> None:
     """Disable an account: its sessions stop working at their next request."""
-    from services.console.accounts import disable_user
+    from services.console.usecases import disable_user
 
     _users_command(lambda connection: disable_user(connection, email))
     typer.echo(f"account {email.strip().lower()} disabled")

@@ -21,185 +21,30 @@ address, so guessing stays slow however many instances run.
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 from urllib.parse import urlencode
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-from email_validator import EmailNotValidError, validate_email
 from fastapi import APIRouter, FastAPI, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from sqlalchemy import case, delete, literal, null, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.console.tables import signin_failures, users
+from services.console import domain, usecases
 from services.console.texts import Words
 from shared.auth import Principal
-from shared.db import UtcDateTime
 from shared.settings import require_secret
 
-MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 TEMPLATES = Path(__file__).parent / "templates"
-
-ROLES: dict[str, frozenset[str]] = {
-    "coordinator": frozenset({"console", "volunteers:read", "checkins:write"}),
-    "admin": frozenset({"admin"}),
-}
-LANGUAGES = ("nl", "en")
-MIN_PASSWORD_LENGTH = 12
 
 SESSION_COOKIE = "dankjewel_console"
 SESSION_SALT = "dankjewel-console-session"
 SIGNIN_CSRF_COOKIE = "dankjewel_console_csrf"
 SIGNIN_CSRF_SALT = "dankjewel-console-signin-csrf"
-
-ACCOUNT_FAILURES = 5
-ADDRESS_FAILURES = 20  # higher: several coordinators may share an office's address
-FAILURE_WINDOW = timedelta(minutes=15)
-LOCKOUT = timedelta(minutes=15)
-
-_hasher = PasswordHasher()  # Argon2id with the library's current defaults
-
-
-class AccountError(Exception):
-    """An account cannot be added or changed as asked; the message says why."""
-
-
-# ---------------------------------------------------------------- accounts
-
-
-@dataclass(frozen=True)
-class User:
-    """An account as listed: never the hash."""
-
-    email: str
-    role: str
-    language: str
-    created_at: datetime
-    disabled_at: datetime | None
-
-
-def normalise_email(email: str) -> str:
-    """The address as stored: checked and lower-case."""
-    try:
-        return validate_email(email.strip(), check_deliverability=False).normalized.lower()
-    except EmailNotValidError as error:
-        raise AccountError(f"{email!r} is not an email address: {error}") from None
-
-
-async def add_user(db, email: str, role: str, password: str, language: str = "nl",  # noqa: ANN001
-                   now: datetime | None = None) -> str:
-    """Add an account (or bring back a disabled one with a new password); returns the
-    stored address. `db` is an AsyncSession or AsyncConnection: runs in its transaction."""
-    address = normalise_email(email)
-    if role not in ROLES:
-        raise AccountError(f"unknown role {role!r}; choose from {', '.join(ROLES)}")
-    if language not in LANGUAGES:
-        raise AccountError(f"unknown language {language!r}; choose from {', '.join(LANGUAGES)}")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"the password is shorter than {MIN_PASSWORD_LENGTH} characters")
-    existing = (await db.execute(select(users.c.disabled_at).where(users.c.email == address))).first()
-    if existing is not None and existing.disabled_at is None:
-        raise AccountError(f"an account for {address} exists; disable it first to replace it")
-    values = dict(role=role, password_hash=await asyncio.to_thread(_hasher.hash, password), language=language,
-                  created_at=now or datetime.now(timezone.utc), disabled_at=None)
-    if existing is None:
-        await db.execute(users.insert().values(email=address, **values))
-    else:
-        await db.execute(users.update().where(users.c.email == address).values(**values))
-    return address
-
-
-async def list_users(db) -> list[User]:  # noqa: ANN001
-    rows = await db.execute(select(users.c.email, users.c.role, users.c.language, users.c.created_at,
-                                   users.c.disabled_at).order_by(users.c.email))
-    return [User(**row._mapping) for row in rows]
-
-
-async def disable_user(db, email: str, now: datetime | None = None) -> None:  # noqa: ANN001
-    """Disable an account: its sessions stop working at their next request."""
-    address = email.strip().lower()
-    result = await db.execute(users.update().where(users.c.email == address, users.c.disabled_at.is_(None))
-                              .values(disabled_at=now or datetime.now(timezone.utc)))
-    if result.rowcount != 1:
-        raise AccountError(f"no active account for {address}")
-
-
-# ---------------------------------------------------------------- signing in
-
-
-@cache
-def _dummy_hash() -> str:
-    # Verified for unknown addresses, so they cost the same time as known ones.
-    return _hasher.hash(secrets.token_urlsafe(16))
-
-
-def _dialect(db) -> str:  # noqa: ANN001
-    return (db.dialect if isinstance(db, AsyncConnection) else db.get_bind().dialect).name
-
-
-async def _count_failure(db, key: str, limit: int, now: datetime) -> None:  # noqa: ANN001
-    """One more failure for `key`, in one statement (INSERT … ON CONFLICT DO UPDATE), so
-    instances counting at the same moment lose no failure. Locks `key` at `limit`."""
-    if _dialect(db) == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    t = signin_failures
-    expired = t.c.window_started_at <= literal(now - FAILURE_WINDOW, UtcDateTime)
-    failures = case((expired, 1), else_=t.c.failures + 1)
-    until = literal(now + LOCKOUT, UtcDateTime)
-    statement = insert(t).values(key=key, failures=1, window_started_at=now,
-                                 locked_until=now + LOCKOUT if limit <= 1 else None)
-    await db.execute(statement.on_conflict_do_update(index_elements=[t.c.key], set_={
-        "failures": failures,
-        "window_started_at": case((expired, literal(now, UtcDateTime)), else_=t.c.window_started_at),
-        "locked_until": case((failures >= limit, until), (expired, null()), else_=t.c.locked_until),
-    }))
-
-
-SignInOutcome = Literal["signed-in", "failed", "throttled"]
-
-
-async def sign_in(engine, email: str, password: str, address: str,  # noqa: ANN001
-                  now: datetime) -> tuple[SignInOutcome, User | None]:
-    """Check a sign-in. Unknown and disabled addresses get the same answer and the same
-    work as a wrong password; a locked account or address is refused unchecked."""
-    email = email.strip().lower()[:320]
-    account_key, address_key = f"account:{email}", f"address:{address}"[:400]
-    async with engine.connect() as connection:
-        locked = await connection.scalar(select(signin_failures.c.key).where(
-            signin_failures.c.key.in_([account_key, address_key]), signin_failures.c.locked_until > now).limit(1))
-        if locked is not None:
-            return "throttled", None
-        row = (await connection.execute(select(users).where(
-            users.c.email == email, users.c.disabled_at.is_(None)))).first()
-    # Hashing takes ~50 ms of CPU: off the event loop, and outside any transaction.
-    stored = row.password_hash if row is not None else _dummy_hash()
-    try:
-        good = await asyncio.to_thread(_hasher.verify, stored, password) and row is not None
-    except (VerificationError, InvalidHashError):
-        good = False
-    async with engine.begin() as connection:
-        if not good:
-            await _count_failure(connection, account_key, ACCOUNT_FAILURES, now)
-            await _count_failure(connection, address_key, ADDRESS_FAILURES, now)
-            return "failed", None
-        await connection.execute(delete(signin_failures).where(signin_failures.c.key == account_key))
-        if _hasher.check_needs_rehash(row.password_hash):
-            rehashed = await asyncio.to_thread(_hasher.hash, password)
-            await connection.execute(update(users).where(users.c.email == email).values(password_hash=rehashed))
-    return "signed-in", User(email=row.email, role=row.role, language=row.language,
-                             created_at=row.created_at, disabled_at=None)
 
 
 # ---------------------------------------------------------------- sessions
@@ -216,7 +61,7 @@ class Person:
 
     @property
     def principal(self) -> Principal:
-        return Principal("person", self.email, ROLES.get(self.role, frozenset()))
+        return Principal("person", self.email, domain.ROLES.get(self.role, frozenset()))
 
 
 class SignInRequired(Exception):
@@ -279,9 +124,7 @@ async def signed_in(request: Request, runtime) -> Person | None:  # noqa: ANN001
         email, csrf = session["email"], session["csrf"]
     except (BadSignature, KeyError, TypeError):
         return None
-    async with runtime.engine.connect() as connection:
-        row = (await connection.execute(select(users.c.role, users.c.language).where(
-            users.c.email == email, users.c.disabled_at.is_(None)))).first()
+    row = await usecases.active_account(runtime.engine, email)
     return None if row is None else Person(email=email, role=row.role, language=row.language, csrf=csrf)
 
 
@@ -353,7 +196,7 @@ def page_language(accept_language: str | None) -> str:
     for index, part in enumerate((accept_language or "").split(",")):
         tag, *parameters = part.split(";")
         primary = tag.strip().lower().split("-")[0]
-        if primary not in LANGUAGES:
+        if primary not in domain.LANGUAGES:
             continue
         quality = 1.0
         for parameter in parameters:
@@ -420,7 +263,7 @@ def routes(runtime) -> APIRouter:  # noqa: ANN001
             return _refused_page(request, language)
         next_path = safe_next(next)
         address = request.client.host if request.client else "unknown"
-        outcome, user = await sign_in(runtime.engine, email, password, address, runtime.clock())
+        outcome, user = await usecases.sign_in(runtime.engine, email, password, address, runtime.clock())
         if outcome == "throttled":
             return form(request, language, status.HTTP_429_TOO_MANY_REQUESTS, error=Words(language).too_many_attempts,
                         email=email, next_path=next_path)

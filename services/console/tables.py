@@ -103,7 +103,7 @@ todos = Table(
     Column("status", String(10), nullable=False),  # open | done
     Column("snoozed_until", Date, nullable=True),
     Column("done_at", UtcDateTime, nullable=True),
-    Column("done_by", String(200), nullable=True),  # the account ref (web.account_ref), not the address
+    Column("done_by", String(200), nullable=True),  # the account ref (domain.account_ref), not the address
     Column("note", Text, nullable=True),
     Column("escalated_at", UtcDateTime, nullable=True),  # todos.overdue published
     PrimaryKeyConstraint("volunteer_id", "todo_id"),

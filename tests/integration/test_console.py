@@ -20,7 +20,7 @@ from services.appreciation.service import definition as appreciation
 from services.appreciation.tables import volunteers as appreciation_volunteers
 from services.checkins.service import definition as checkins
 from services.checkins.tables import clocks, raised
-from services.console import accounts
+from services.console import usecases
 from services.console.service import definition as console
 from services.console.tables import alerts, todos, upcoming
 from shared.contracts import HELP_OFFERED, MILESTONE_REACHED, MILESTONE_UPCOMING, VOLUNTEER_REGISTERED
@@ -39,7 +39,7 @@ async def publish(producer, event_type, data: dict) -> None:
 
 async def signed_in_client(runtime, email: str, role: str = "coordinator") -> httpx.AsyncClient:
     async with runtime.engine.begin() as connection:
-        await accounts.add_user(connection, email, role, PASSWORD)
+        await usecases.add_user(connection, email, role, PASSWORD)
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=runtime.http_app()), base_url="http://127.0.0.1")
     form = await client.get("/login")
     csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)

@@ -25,7 +25,7 @@ import uvicorn
 from playwright.async_api import Page, async_playwright, expect
 from sqlalchemy import select
 
-from services.console import accounts
+from services.console import usecases
 from services.console.service import definition as console
 from services.console.tables import alerts, todos, upcoming
 from services.console.texts import long_date
@@ -127,8 +127,8 @@ async def test_a_coordinators_morning_in_the_browser(start_service, producer, in
 
     await eventually(all_in)
     async with service.engine.begin() as connection:
-        await accounts.add_user(connection, "ria@example.org", "coordinator", PASSWORD)
-        await accounts.add_user(connection, "admin@example.org", "admin", PASSWORD, language="en")
+        await usecases.add_user(connection, "ria@example.org", "coordinator", PASSWORD)
+        await usecases.add_user(connection, "admin@example.org", "admin", PASSWORD, language="en")
 
     async with served(service.http_app()) as base:
         context = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="nl-NL",

@@ -19,7 +19,7 @@ from sqlalchemy.pool import NullPool
 from typer.testing import CliRunner
 
 from services.cli import app as cli
-from services.console import accounts
+from services.console import accounts, domain, usecases
 from services.console.tables import metadata, users
 from services.console.texts import TEXTS
 from services.settings import load_settings
@@ -94,8 +94,8 @@ def console(tmp_path):
                               engine=engine, clock=Clock())
     done: list = []
     console = Console(console_app(runtime, done), runtime, done)
-    console.run(lambda c: accounts.add_user(c, COORDINATOR, "coordinator", PASSWORD))
-    console.run(lambda c: accounts.add_user(c, ADMIN, "admin", PASSWORD, language="en"))
+    console.run(lambda c: usecases.add_user(c, COORDINATOR, "coordinator", PASSWORD))
+    console.run(lambda c: usecases.add_user(c, ADMIN, "admin", PASSWORD, language="en"))
     yield console
     asyncio.run(engine.dispose())
 
@@ -123,7 +123,7 @@ def signed_in_client(console: Console, email: str = COORDINATOR) -> TestClient:
 
 
 def test_passwords_are_argon2id_hashes_and_addresses_are_stored_lower_case(console):
-    console.run(lambda c: accounts.add_user(c, "  Carla@Example.ORG ", "coordinator", "x" * 12))
+    console.run(lambda c: usecases.add_user(c, "  Carla@Example.ORG ", "coordinator", "x" * 12))
     row = console.run(lambda c: c.execute(select(users).where(users.c.email == "carla@example.org"))).one()
     assert row.password_hash.startswith("$argon2id$")
     assert "x" * 12 not in row.password_hash
@@ -137,16 +137,16 @@ def test_passwords_are_argon2id_hashes_and_addresses_are_stored_lower_case(conso
     ("ANNA@example.org", "admin", "x" * 12, "nl", "an account for anna@example.org exists"),
 ])
 def test_add_user_refuses_with_a_clear_message(console, email, role, password, language, problem):
-    with pytest.raises(accounts.AccountError, match=re.escape(problem)):
-        console.run(lambda c: accounts.add_user(c, email, role, password, language))
+    with pytest.raises(domain.AccountError, match=re.escape(problem)):
+        console.run(lambda c: usecases.add_user(c, email, role, password, language))
 
 
 def test_a_disabled_account_can_be_added_again_and_disabling_twice_says_so(console):
-    console.run(lambda c: accounts.disable_user(c, COORDINATOR))
-    with pytest.raises(accounts.AccountError, match="no active account for anna@example.org"):
-        console.run(lambda c: accounts.disable_user(c, COORDINATOR))
-    console.run(lambda c: accounts.add_user(c, COORDINATOR, "admin", "a new password!"))
-    listed = {u.email: u for u in console.run(accounts.list_users)}
+    console.run(lambda c: usecases.disable_user(c, COORDINATOR))
+    with pytest.raises(domain.AccountError, match="no active account for anna@example.org"):
+        console.run(lambda c: usecases.disable_user(c, COORDINATOR))
+    console.run(lambda c: usecases.add_user(c, COORDINATOR, "admin", "a new password!"))
+    listed = {u.email: u for u in console.run(usecases.list_users)}
     assert (listed[COORDINATOR].role, listed[COORDINATOR].disabled_at) == ("admin", None)
     assert not hasattr(listed[COORDINATOR], "password_hash")
 
@@ -188,14 +188,14 @@ def test_a_failed_sign_in_says_the_same_whether_or_not_the_account_exists(consol
 
 
 def test_a_disabled_account_cannot_sign_in_and_gets_the_same_message(console):
-    console.run(lambda c: accounts.disable_user(c, COORDINATOR))
+    console.run(lambda c: usecases.disable_user(c, COORDINATOR))
     response = sign_in(console.client(), COORDINATOR)
     assert response.status_code == 401 and FAILED in response.text
 
 
 def test_five_failures_lock_the_account_for_fifteen_minutes_even_with_the_right_password(console):
     client = console.client()
-    for _ in range(accounts.ACCOUNT_FAILURES):
+    for _ in range(domain.ACCOUNT_FAILURES):
         assert sign_in(client, COORDINATOR, "wrong password!").status_code == 401
     locked = sign_in(client, COORDINATOR)
     assert locked.status_code == 429 and TOO_MANY in locked.text and FAILED not in locked.text
@@ -208,7 +208,7 @@ def test_five_failures_lock_the_account_for_fifteen_minutes_even_with_the_right_
 
 def test_an_unknown_address_is_locked_like_a_known_one(console):
     client = console.client()
-    for _ in range(accounts.ACCOUNT_FAILURES):
+    for _ in range(domain.ACCOUNT_FAILURES):
         assert sign_in(client, "nobody@example.org", "guess guess guess").status_code == 401
     assert sign_in(client, "nobody@example.org", "guess guess guess").status_code == 429
 
@@ -216,24 +216,24 @@ def test_an_unknown_address_is_locked_like_a_known_one(console):
 def test_a_good_sign_in_clears_the_accounts_failures(console):
     client = console.client()
     for _ in range(2):
-        for _ in range(accounts.ACCOUNT_FAILURES - 1):
+        for _ in range(domain.ACCOUNT_FAILURES - 1):
             assert sign_in(client, COORDINATOR, "wrong password!").status_code == 401
         assert sign_in(client, COORDINATOR).status_code == 303
 
 
 def test_failures_older_than_fifteen_minutes_no_longer_count(console):
     client = console.client()
-    for _ in range(accounts.ACCOUNT_FAILURES - 1):
+    for _ in range(domain.ACCOUNT_FAILURES - 1):
         assert sign_in(client, COORDINATOR, "wrong password!").status_code == 401
-    console.runtime.clock.now += accounts.FAILURE_WINDOW
-    for _ in range(accounts.ACCOUNT_FAILURES - 1):
+    console.runtime.clock.now += domain.FAILURE_WINDOW
+    for _ in range(domain.ACCOUNT_FAILURES - 1):
         assert sign_in(client, COORDINATOR, "wrong password!").status_code == 401
     assert sign_in(client, COORDINATOR).status_code == 303
 
 
 def test_twenty_failures_from_one_address_lock_that_address_only(console):
     guesser = console.client(client=("203.0.113.9", 4000))
-    for n in range(accounts.ADDRESS_FAILURES):  # four accounts each, below the account limit
+    for n in range(domain.ADDRESS_FAILURES):  # four accounts each, below the account limit
         assert sign_in(guesser, f"person{n % 5}@example.org", "guess guess guess").status_code == 401
     assert sign_in(guesser, COORDINATOR).status_code == 429
     assert sign_in(console.client(client=("198.51.100.7", 4000)), COORDINATOR).status_code == 303
@@ -245,7 +245,7 @@ def test_twenty_failures_from_one_address_lock_that_address_only(console):
 def test_a_disabled_accounts_cookie_no_longer_works(console):
     client = signed_in_client(console)
     assert client.get("/").status_code == 200
-    console.run(lambda c: accounts.disable_user(c, COORDINATOR))
+    console.run(lambda c: usecases.disable_user(c, COORDINATOR))
     response = client.get("/volunteers/henk?tab=shifts")
     assert response.status_code == 303
     assert response.headers["location"] == "/login?next=%2Fvolunteers%2Fhenk%3Ftab%3Dshifts"
@@ -397,8 +397,8 @@ def test_a_password_hashed_with_older_parameters_is_rehashed_on_sign_in(console)
     console.run(lambda c: c.execute(update(users).where(users.c.email == COORDINATOR).values(password_hash=weak)))
     assert sign_in(console.client(), COORDINATOR).status_code == 303
     stored = console.run(lambda c: c.scalar(select(users.c.password_hash).where(users.c.email == COORDINATOR)))
-    assert stored != weak and accounts._hasher.verify(stored, PASSWORD)
-    assert not accounts._hasher.check_needs_rehash(stored)
+    assert stored != weak and usecases._hasher.verify(stored, PASSWORD)
+    assert not usecases._hasher.check_needs_rehash(stored)
 
 
 # ---------------------------------------------------------------- dankjewel users
@@ -429,7 +429,7 @@ def test_users_add_reads_the_password_from_stdin_and_list_never_shows_the_hash(c
         await engine.dispose()
         return value
 
-    assert accounts._hasher.verify(asyncio.run(stored()), "a long enough secret")  # the first line only
+    assert usecases._hasher.verify(asyncio.run(stored()), "a long enough secret")  # the first line only
 
 
 @pytest.mark.parametrize(("arguments", "stdin", "problem"), [

@@ -101,3 +101,90 @@ def test_what_the_console_suggests(reason, key):
     from services.console.texts import TEXTS
 
     assert domain.suggestion(reason) == key and key in TEXTS["nl"] and key in TEXTS["en"]
+
+
+def test_a_snooze_lasts_a_week_from_today():
+    assert domain.snoozed_until(DEC_4) == date(2026, 12, 11)
+
+
+@pytest.mark.parametrize(("query", "fragment"), [
+    ("Zoë", "zoe"), ("100%", "100"), ("a_b", "a b"), ("back\\slash", "backslash"), ("", "")])
+def test_a_search_is_folded_like_a_name_without_like_wildcards(query, fragment):
+    assert domain.search_fragment(query) == fragment
+
+
+def test_today_shows_anniversaries_of_the_next_thirty_days_both_ends_included():
+    assert domain.upcoming_window(DEC_4) == (DEC_4, date(2027, 1, 3))
+
+
+def test_a_shifts_hours_have_two_decimals():
+    from datetime import datetime, timezone
+
+    start = datetime(2026, 12, 4, 9, tzinfo=timezone.utc)
+    assert domain.shift_hours(start, start.replace(hour=12, minute=20)) == 3.33
+
+
+def test_a_coordinator_is_named_in_events_by_an_opaque_stable_ref():
+    ref = domain.account_ref("ria@example.org")
+    assert ref == domain.account_ref("ria@example.org") != domain.account_ref("kees@example.org")
+    assert ref.startswith("u-") and len(ref) == 18 and "ria" not in ref
+
+
+def test_an_overdue_to_dos_event_id_follows_from_its_key():
+    first = domain.overdue_event_id("henk", "card-1")
+    assert first == domain.overdue_event_id("henk", "card-1")
+    assert first not in {domain.overdue_event_id("henk", "card-2"), domain.overdue_event_id("wim", "card-1")}
+
+
+def test_a_new_account_is_stored_under_its_lower_case_address():
+    assert domain.new_account_address(" Carla@Example.ORG ", "admin", "en", "x" * 12) == "carla@example.org"
+
+
+@pytest.mark.parametrize(("email", "role", "language", "password", "problem"), [
+    ("not-an-address", "boss", "de", "short", "is not an email address"),  # the address is checked first
+    ("dirk@example.org", "boss", "de", "short", "unknown role 'boss'"),
+    ("dirk@example.org", "admin", "de", "short", "unknown language 'de'"),
+    ("dirk@example.org", "admin", "nl", "x" * 11, "shorter than 12 characters"),
+])
+def test_a_new_account_is_refused_with_the_first_problem(email, role, language, password, problem):
+    with pytest.raises(domain.AccountError, match=problem):
+        domain.new_account_address(email, role, language, password)
+
+
+def test_sign_in_failures_are_counted_per_account_and_per_client_address():
+    assert domain.signin_keys(" Anna@Example.org ", "203.0.113.9") == (
+        "anna@example.org", "account:anna@example.org", "address:203.0.113.9")
+    email, account_key, address_key = domain.signin_keys("a" * 400, "b" * 500)
+    assert len(email) == 320 and len(address_key) == 400
+
+
+# -- the layers: dependencies only go down; the entrypoints hold no SQL ------------------------
+
+ENTRYPOINT_NEVER = {"store", "tables", "handlers", "web", "sweep", "service"}
+FORBIDDEN = {
+    "domain": {"usecases", "store", "tables", "handlers", "web", "accounts", "sweep", "service"},
+    "store": {"domain", "usecases", "handlers", "web", "accounts", "sweep", "service"},
+    "usecases": {"handlers", "web", "accounts", "sweep", "service"},
+    "handlers": ENTRYPOINT_NEVER,
+    "sweep": ENTRYPOINT_NEVER,
+    "web": ENTRYPOINT_NEVER,
+    "accounts": ENTRYPOINT_NEVER,
+}
+
+
+def console_imports(module: str) -> set[str]:
+    """The console modules `module` imports, and "sqlalchemy" when it imports that."""
+    import re
+    from pathlib import Path
+
+    source = (Path(domain.__file__).parent / f"{module}.py").read_text()
+    found = {"sqlalchemy"} if re.search(r"^\s*(from|import) sqlalchemy", source, re.M) else set()
+    for submodule, names in re.findall(r"^\s*from services\.console(?:\.(\w+))? import ([\w, ]+)", source, re.M):
+        found |= {submodule} if submodule else {name.strip() for name in names.split(",")}
+    return found
+
+
+@pytest.mark.parametrize("module", sorted(FORBIDDEN))
+def test_each_console_layer_imports_only_downwards(module):
+    forbidden = FORBIDDEN[module] | ({"sqlalchemy"} if module != "store" else set())  # SQL only in store.py
+    assert console_imports(module) & forbidden == set()

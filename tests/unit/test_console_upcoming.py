@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from services.console import accounts, handlers, service
+from services.console import accounts, handlers, service, usecases
 from services.console.tables import SERVICE, delivery, metadata, upcoming, volunteers
 from services.console.texts import milestone_words, number, planned_mail, standing
 from shared.contracts import (MILESTONE_REACHED, MILESTONE_UPCOMING, VOLUNTEER_ERASED, VOLUNTEER_REGISTERED,
@@ -118,8 +118,8 @@ class Console:
 
     async def _users(self) -> None:
         async with self.engine.begin() as connection:
-            await accounts.add_user(connection, COORDINATOR, "coordinator", PASSWORD)
-            await accounts.add_user(connection, ADMIN, "admin", PASSWORD, language="en")
+            await usecases.add_user(connection, COORDINATOR, "coordinator", PASSWORD)
+            await usecases.add_user(connection, ADMIN, "admin", PASSWORD, language="en")
 
     @staticmethod
     def run(work):  # noqa: ANN001, ANN205
