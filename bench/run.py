@@ -580,8 +580,9 @@ async def benchmark(options: Options, servers: Servers, result: Results) -> None
         await latency_phase(settings, smtp, latency_ids, options.rate, ended_at, result)
         after = dict(runtime.consumer.stats)
         result.figures["latency_stats"] = {k: after[k] - before[k] for k in after}
-        sender = getattr(runtime, "mail_sender", None)
-        result.figures["mail_stats"] = dict(sender.stats) if sender else None
+        result.figures["mail_stats"] = {"sessions": runtime.metrics.smtp_sessions(),
+                                        **{outcome: runtime.metrics.mail_count(outcome)
+                                           for outcome in ("sent", "retried", "failed", "skipped")}}
         if profiler is not None:
             profiler.stop()
             with open(options.profile, "w") as out:

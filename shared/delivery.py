@@ -37,6 +37,17 @@ def wake_channel(service: str) -> str:
     return f"dankjewel_wake_{service}"
 
 
+def outbox_row(event_type: EventType, data: EventData, source: str, now: datetime, *,
+               event_id: str | None = None) -> tuple[Envelope, dict]:
+    """An event and its outbox row (`Unit.emit` stages these; a caller that writes its
+    state and its events in one statement of its own takes the row directly)."""
+    envelope = new_event(event_type, data, source, time=now, event_id=event_id,
+                         traceparent=tracing.traceparent_for_new_event())
+    key, value, headers = to_record(envelope)
+    return envelope, dict(topic=event_type.topic, key=key, value=value,
+                          headers=[[name, header.decode()] for name, header in headers], created_at=now)
+
+
 @dataclass
 class Unit:
     """One transaction of one service: what a handler gets to work with."""
@@ -71,12 +82,8 @@ class Unit:
 
     async def emit(self, event_type: EventType, data: EventData, *, event_id: str | None = None) -> Envelope:
         """Queue an event in the outbox (written on flush); the relay publishes it after commit."""
-        envelope = new_event(event_type, data, self.source, time=self.now, event_id=event_id,
-                             traceparent=tracing.traceparent_for_new_event())
-        key, value, headers = to_record(envelope)
-        self._outbox_rows.append(dict(topic=event_type.topic, key=key, value=value,
-                                      headers=[[name, header.decode()] for name, header in headers],
-                                      created_at=self.now))
+        envelope, row = outbox_row(event_type, data, self.source, self.now, event_id=event_id)
+        self._outbox_rows.append(row)
         self.emitted += 1
         return envelope
 

@@ -138,6 +138,15 @@ class ServiceMetrics:
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
 
+    def mail_count(self, outcome: str) -> int:
+        """Mails of one outcome so far (sent, retried, failed, skipped): what the scrape
+        says, for the benchmark and tests."""
+        return int(self.registry.get_sample_value("dankjewel_mails_total",
+                                                  {"service": self.service, "outcome": outcome}) or 0)
+
+    def smtp_sessions(self) -> int:
+        return int(self.registry.get_sample_value("dankjewel_smtp_sessions_total", {"service": self.service}) or 0)
+
 
 async def consumer_lag(consumer: AIOKafkaConsumer) -> dict:
     """{partition: high-water mark − position} for the assigned partitions whose

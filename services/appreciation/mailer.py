@@ -21,10 +21,11 @@ each mail's `sent` record (row update and outbox event) is committed as soon as
 the server answers 250, while its connection sends the next mail; a connection
 starts a third mail only once the first one's record is committed, so at most
 two accepted, unrecorded mails per connection (MAIL_CONNECTIONS) exist at any
-moment. The records are group-committed over one database connection held for
-the batch (whatever was accepted while a commit ran goes in the next one), and a
-record the database cannot take yet stays in memory and is written first when it
-is back: a database outage does not make the sender send a mail twice.
+moment. The records are group-committed (whatever was accepted while a commit
+ran goes in the next one), each commit one statement over a database connection
+that, like the SMTP sessions, is kept while mail keeps coming; a record the
+database cannot take yet stays in memory and is written first when it is back:
+a database outage does not make the sender send a mail twice.
 Connections stay open while mail keeps coming and are closed once the queue has
 been empty for KEEP_SESSIONS_SECONDS.
 """
@@ -46,6 +47,7 @@ from services.appreciation import domain, messages, store
 from shared import tracing
 from shared.consumer import RetryPolicy, is_transient
 from shared.contracts import ALERT_RAISED, APPRECIATION_SENT_V2, AlertRaised, AppreciationSentV2
+from shared.delivery import outbox_row
 from shared.service import ServiceRuntime
 
 log = logging.getLogger(__name__)
@@ -79,10 +81,10 @@ class MailSender:
         self.runtime = runtime
         self.settings = runtime.settings
         self.connections: list[aiosmtplib.SMTP | None] = [None] * self.settings.mail_connections
-        self.stats = {"sessions": 0, "sent": 0, "retried": 0, "failed": 0, "skipped": 0}
         # (mail, recipient) the server accepted whose `sent` record is not committed yet.
         self.unrecorded: list[tuple] = []
         self.recording = asyncio.Lock()  # one commit of sent records at a time
+        self.database: AsyncConnection | None = None  # claims and records go over it (send_due)
 
     async def run(self) -> None:
         wake = self.runtime.waker(store.MAIL_QUEUE)
@@ -97,6 +99,7 @@ class MailSender:
                     if handled:
                         last_sent = time.monotonic()
                 except Exception as error:
+                    await self._close_database()  # a failed connection is not used again
                     if not is_transient(error):
                         raise
                     failures += 1  # the database is away: wait, the queue is still there afterwards
@@ -111,6 +114,7 @@ class MailSender:
                     # well before a server's own timeout (RFC 5321: at least 5 minutes).
                     if time.monotonic() - last_sent >= KEEP_SESSIONS_SECONDS:
                         await self.close_sessions()
+                        await self._close_database()
                     # Woken as soon as a transaction queues mail (in this process directly, from
                     # another through PostgreSQL NOTIFY); the timeout catches retries that fall due.
                     try:
@@ -122,32 +126,50 @@ class MailSender:
                 self._reset(slot)  # stopping: drop the connections without waiting on the server
             if self.unrecorded:  # accepted mails: record them now, or they are sent again after a restart
                 with contextlib.suppress(Exception):
-                    await asyncio.wait_for(self._record_sent(), timeout=5)
+                    await asyncio.wait_for(self._record_sent(await self._database()), timeout=5)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._close_database(), timeout=5)
 
     async def send_due(self) -> int:
         """Send up to MAIL_BATCH_SIZE due mails; returns how many were handled."""
         now = self.runtime.clock()
-        await self._record_sent()  # what the database could not take before comes first
-        due = await self._claim(now)
+        # Claim and records go over one database connection, kept while mail keeps
+        # coming like the SMTP sessions: a check-out from the pool costs three round
+        # trips (pre-ping) before the first statement. No database, no mail goes out.
+        connection = await self._database()
+        await self._record_sent(connection)  # what the database could not take before comes first
+        due = await self._claim(connection, now)
         if not due:
             return 0
         outcomes = Outcomes()
         queue = deque(due)
-        # The batch's sent records go over one database connection held for the batch
-        # (each check-out from the pool costs a ping and a reset round trip); no
-        # database connection, no mail goes out.
-        async with self.runtime.engine.connect() as connection:
-            try:
-                # Each mail waits on four SMTP round trips; over several connections at
-                # once the waits overlap.
-                async with asyncio.TaskGroup() as group:
-                    for slot in range(min(len(due), self.settings.mail_connections)):
-                        group.create_task(self._send_from(queue, slot, now, outcomes, connection))
-            finally:
-                await self._record(outcomes)
+        try:
+            # Each mail waits on four SMTP round trips; over several connections at
+            # once the waits overlap.
+            async with asyncio.TaskGroup() as group:
+                for slot in range(min(len(due), self.settings.mail_connections)):
+                    group.create_task(self._send_from(queue, slot, now, outcomes, connection))
+        finally:
+            await self._record(outcomes)
         if outcomes.database_error is not None:
             raise outcomes.database_error
         return len(due)
+
+    async def _database(self) -> AsyncConnection:
+        if self.database is None:
+            connection = await self.runtime.engine.connect()
+            if connection.dialect.name == "postgresql":
+                # Claims and records are single statements, each atomic on its own
+                # (store.py): no BEGIN and COMMIT round trips around them.
+                connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            self.database = connection
+        return self.database
+
+    async def _close_database(self) -> None:
+        connection, self.database = self.database, None
+        if connection is not None:
+            with contextlib.suppress(Exception):  # a broken connection: the pool drops it
+                await connection.close()
 
     async def _send_from(self, queue: deque, slot: int, now: datetime, outcomes: Outcomes,
                          connection: AsyncConnection) -> None:
@@ -223,28 +245,29 @@ class MailSender:
                 raise
             outcomes.database_error = error  # the records wait in memory for the database
 
-    async def _record_sent(self, connection: AsyncConnection | None = None) -> None:
+    async def _record_sent(self, connection: AsyncConnection) -> None:
         """Commit the `sent` record (row and `appreciations.sent`) of every accepted mail
-        not yet recorded, in one transaction; a mail accepted while another commit runs
-        goes in the next. On failure the records stay for the next try."""
+        not yet recorded, at once; a mail accepted while another commit runs goes in
+        the next. On failure the records stay for the next try."""
         async with self.recording:
             batch = list(self.unrecorded)
             if not batch:
                 return  # an earlier commit took ours along
-            async with self.runtime.unit(connection=connection) as unit:
-                await store.record_sent(unit.session, batch, unit.now)
-                for mail, _ in batch:
-                    # v2: the audience, not the address (the mail's row keeps that).
-                    await unit.emit(APPRECIATION_SENT_V2, AppreciationSentV2(
-                        volunteer_id=mail.volunteer_id, milestone=mail.occasion[:100],
-                        notification=mail.notification, audience=mail.audience), event_id=f"mail:{mail.id}")
+            now = self.runtime.clock()
+            # v2: the audience, not the address (the mail's row keeps that).
+            events = [outbox_row(APPRECIATION_SENT_V2, AppreciationSentV2(
+                volunteer_id=mail.volunteer_id, milestone=mail.occasion[:100], notification=mail.notification,
+                audience=mail.audience), self.runtime.name, now, event_id=f"mail:{mail.id}")[1] for mail, _ in batch]
+            async with connection.begin():
+                await store.record_sent(connection, batch, events, now)
             del self.unrecorded[:len(batch)]  # only this lock's holder removes; new ones are at the end
-            self.stats["sent"] += len(batch)
+            if self.runtime.relay is not None:  # committed: `appreciations.sent` can go
+                self.runtime.relay.wake()
             self.runtime.metrics.mails("sent", len(batch))
 
-    async def _claim(self, now: datetime) -> list:
-        async with self.runtime.sessions() as session:
-            return await store.claim_due_mails(session, now, self.settings.mail_batch_size, LEASE)
+    async def _claim(self, connection: AsyncConnection, now: datetime) -> list:
+        async with connection.begin():
+            return await store.claim_due_mails(connection, now, self.settings.mail_batch_size, LEASE)
 
     async def _record(self, outcomes: Outcomes) -> None:
         """Write a batch's outcomes in one transaction, one statement per kind; a 5xx is
@@ -273,10 +296,8 @@ class MailSender:
                         due_since=alert.due_since), event_id=alert.event_id(volunteer_id))
                 await state.save()
                 unit.wake(store.MAIL_QUEUE)
-        self.stats["failed"] += len(outcomes.refused)
         self.runtime.metrics.mails("failed", len(outcomes.refused))
         for mail, status, reason in outcomes.finished:
-            self.stats["skipped" if status == "skipped" else "failed"] += 1
             self.runtime.metrics.mails("skipped" if status == "skipped" else "failed")
             log.info("mail %d (%s) %s: %s", mail.id, mail.notification, status, reason)
         for mail, code in outcomes.refused:
@@ -291,7 +312,6 @@ class MailSender:
         await smtp.connect()
         if s.smtp_username and s.smtp_password:
             await smtp.login(s.smtp_username, s.smtp_password.get_secret_value())
-        self.stats["sessions"] += 1
         self.runtime.metrics.smtp_session_opened()
         return smtp
 
@@ -338,7 +358,6 @@ class MailSender:
         log.warning("mail %d (%s) not accepted (%s); retrying in %.0fs", mail.id, mail.notification, reason,
                     (when - now).total_seconds())
         outcomes.rescheduled.append((mail, when, reason, mail.attempts + 1))
-        self.stats["retried"] += 1
         self.runtime.metrics.mails("retried")
 
 
@@ -352,6 +371,6 @@ def smtp_code(error: BaseException) -> int | None:
 
 
 async def send_mail(runtime: ServiceRuntime) -> None:
-    """Background loop of the appreciation service."""
-    runtime.mail_sender = MailSender(runtime)
-    await runtime.mail_sender.run()
+    """Background loop of the appreciation service. What it did is counted in the
+    service's metrics (`dankjewel_mails_total` by outcome, `dankjewel_smtp_sessions_total`)."""
+    await MailSender(runtime).run()

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 import httpx
 from sqlalchemy import select
 
+from services.appreciation import store
 from services.appreciation.service import definition as appreciation
 from services.appreciation.tables import ledger, mails
 from shared.contracts import (FOLLOWUP_OVERDUE, SHIFT_COMPLETED, VOLUNTEER_REGISTERED)
@@ -193,10 +194,10 @@ async def test_smtp_down_then_answering_4xx_then_back_delivers_every_mail_once(
     for volunteer, email in people:
         await publish(producer, VOLUNTEER_REGISTERED.type, registration(volunteer, "Vrijwilliger", email))
         await publish(producer, SHIFT_COMPLETED.type, recent_shift(volunteer))
-    await eventually(lambda: runtime.mail_sender.stats["retried"] >= 5 or None)
+    await eventually(lambda: runtime.metrics.mail_count("retried") >= 5 or None)
     smtp_server.start()
     smtp_server.temporary_failure = True  # answers 451 for a while
-    await eventually(lambda: runtime.mail_sender.stats["retried"] >= 10 or None)
+    await eventually(lambda: runtime.metrics.mail_count("retried") >= 10 or None)
     assert smtp_server.messages == []
     smtp_server.temporary_failure = False
     for volunteer, email in people:
@@ -204,22 +205,22 @@ async def test_smtp_down_then_answering_4xx_then_back_delivers_every_mail_once(
     await asyncio.sleep(2)
     for volunteer, email in people:
         assert kinds(smtp_server.to(email)) == [(email, "first-shift-thanks", "nl")]
-    assert runtime.mail_sender.stats["sessions"] < runtime.mail_sender.stats["sent"] + \
-        runtime.mail_sender.stats["retried"]  # sessions are reused across mails
+    metrics = runtime.metrics  # sessions are reused across mails
+    assert metrics.smtp_sessions() < metrics.mail_count("sent") + metrics.mail_count("retried")
 
 
 async def test_a_mail_whose_record_the_database_refused_is_recorded_later_not_sent_again(
-        start_service, producer, mail_settings, smtp_server, infra):
+        start_service, producer, mail_settings, smtp_server, infra, monkeypatch):
     runtime = await start_service(appreciation, settings=mail_settings)
-    real_unit, refused = runtime.unit, []
+    real_record_sent, refused = store.record_sent, []
 
-    def unit(now=None, connection=None):  # noqa: ANN001, ANN202 - the first commits of sent records fail
-        if connection is not None and len(refused) < 2:
-            refused.append(connection)
+    async def record_sent(connection, sent, events, now):  # noqa: ANN001 - the first commits of sent records fail
+        if len(refused) < 2:
+            refused.append(sent)
             raise ConnectionRefusedError("database away (test)")
-        return real_unit(now, connection)
+        await real_record_sent(connection, sent, events, now)
 
-    runtime.unit = unit
+    monkeypatch.setattr(store, "record_sent", record_sent)
     volunteer, email = uid("vol"), f"v.{uuid.uuid4().hex[:6]}@example.org"
     await publish(producer, VOLUNTEER_REGISTERED.type, registration(volunteer, "Vrijwilliger", email))
     await publish(producer, SHIFT_COMPLETED.type, recent_shift(volunteer))
@@ -296,14 +297,14 @@ async def test_the_mail_sender_can_run_apart_from_the_consumer(start_service, pr
     consumer = await start_service(appreciation, settings=polling, parts={"background": False})
     sender = await start_service(appreciation, settings=polling,
                                  parts={"consume": False, "background": True, "scheduled_sweeps": False})
-    assert not hasattr(consumer, "mail_sender") and sender.consumer is None
+    assert sender.consumer is None
     noor, email = uid("noor"), f"noor.{uuid.uuid4().hex[:6]}@example.org"
     await publish(producer, VOLUNTEER_REGISTERED.type, registration(noor, "Noor", email))
     await publish(producer, SHIFT_COMPLETED.type, recent_shift(noor))
     await eventually(lambda: smtp_server.to(email))
     await asyncio.sleep(1)
     assert kinds(smtp_server.to(email)) == [(email, "first-shift-thanks", "nl")]
-    assert sender.mail_sender.stats["sent"] == 1
+    assert (sender.metrics.mail_count("sent"), consumer.metrics.mail_count("sent")) == (1, 0)
 
 
 async def test_a_shift_bringing_a_volunteer_to_9_of_10_announces_the_milestone_coming_up(
