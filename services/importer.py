@@ -36,6 +36,7 @@ from pydantic_core import to_json
 
 from shared.contracts import MAX_SHIFT_LENGTH, SHIFT_COMPLETED, VOLUNTEER_REGISTERED, EventType
 from shared.envelope import STRUCTURED_CONTENT_TYPE
+from shared.heap import fewer_collections
 from shared.values import ID_MAX_LENGTH, ID_PATTERN, MAX_YEAR, MIN_YEAR
 
 SOURCE = "urn:dankjewel:import"
@@ -257,7 +258,9 @@ async def publish_file(settings, kind: str, path: Path, *, on_row=None) -> Impor
         raise ImportFileError(f"cannot read {path} ({type(error).__name__})") from None
     topic = KINDS[kind].topic
     result = ImportResult()
-    with file:
+    # Millions of short-lived objects: collected in fewer rounds (benchmark, phase 9:
+    # 29,600 rows/s became 51,000-58,600).
+    with file, fewer_collections():
         _check_utf8(path)  # before anything is published: no half import of a file that turns out unreadable
         try:
             wanted, lines = _csv_lines(kind, file)  # a file that cannot be imported fails before Kafka

@@ -36,6 +36,7 @@ from shared.db import (
     try_advisory_xact_lock,
 )
 from shared.delivery import Unit, Wakeable, wake_channel
+from shared.heap import restore_heap, settle_heap
 from shared.http import harden
 from shared.ingest import INGESTIBLE, events_router
 from shared.kafka import create_consumer, create_producer, ensure_topics
@@ -118,6 +119,7 @@ class ServiceRuntime:
             await self._start(consume=consume, background=background, scheduled_sweeps=scheduled_sweeps)
         finally:
             current_service.reset(service_token)
+        settle_heap()
 
     async def _start(self, *, consume: bool, background: bool, scheduled_sweeps: bool) -> None:
         d, settings = self.definition, self.settings
@@ -279,6 +281,7 @@ class ServiceRuntime:
                 await self.producer.stop()
         if self.engine is not None:
             await self.engine.dispose()
+        restore_heap()
         log.info("service %s stopped", self.name)
 
     @contextlib.asynccontextmanager
