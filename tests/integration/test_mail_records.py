@@ -1,20 +1,17 @@
 """The mail sender's claim and its record of sent mails on PostgreSQL: single
 statements on an autocommit connection (store.py), each atomic on its own."""
 
-from datetime import datetime, timezone
-
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.appreciation import store
 from services.appreciation.mailer import LEASE
 from services.appreciation.service import definition
-from services.appreciation.tables import delivery, mails, volunteers
+from services.appreciation.tables import delivery, mails
 from shared.contracts import APPRECIATION_SENT_V2, AppreciationSentV2
 from shared.db import migrate
 from shared.delivery import outbox_row
-
-NOW = datetime(2026, 11, 30, 12, tzinfo=timezone.utc)
+from tests.unit.test_delivery_batching import NOW, queue_first_shift_mails
 
 
 async def test_claim_and_record_in_one_statement_each_and_erased_people_keep_nothing(database_url):
@@ -22,12 +19,7 @@ async def test_claim_and_record_in_one_statement_each_and_erased_people_keep_not
     try:
         await migrate(engine, definition.name, definition.migrations_dir)
         async with engine.begin() as connection:
-            await connection.execute(insert(volunteers), [dict(volunteer_id="v-anna", erased_at=None),
-                                                          dict(volunteer_id="v-bert", erased_at=NOW)])
-            await connection.execute(insert(mails), [
-                dict(volunteer_id=v, occasion="first-shift", notification="first-shift-thanks", audience="volunteer",
-                     context={"task": "soep"}, status="pending", attempts=0, next_attempt_at=NOW, created_at=NOW)
-                for v in ("v-anna", "v-bert", "v-anna-later")])
+            await queue_first_shift_mails(connection, ["v-anna", "v-bert", "v-anna-later"])
         async with engine.connect() as connection:
             connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
             async with connection.begin():

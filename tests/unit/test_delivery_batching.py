@@ -109,15 +109,20 @@ async def test_the_relay_publishes_in_order_and_deletes_over_a_connection_it_kee
     await engine.dispose()
 
 
+async def queue_first_shift_mails(connection, volunteer_ids: list[str]) -> None:  # noqa: ANN001
+    """Anna, and Bert who was erased, and a first-shift mail due now for each of `volunteer_ids`."""
+    await connection.execute(insert(volunteers), [dict(volunteer_id="v-anna", erased_at=None),
+                                                  dict(volunteer_id="v-bert", erased_at=NOW)])
+    await connection.execute(insert(mails), [
+        dict(volunteer_id=v, occasion="first-shift", notification="first-shift-thanks", audience="volunteer",
+             context={"task": "soep"}, status="pending", attempts=0, next_attempt_at=NOW, created_at=NOW)
+        for v in volunteer_ids])
+
+
 async def test_sent_mails_are_recorded_with_their_events_and_erased_people_keep_nothing():
     engine = await sqlite_with(metadata)
     async with engine.begin() as connection:
-        await connection.execute(insert(volunteers), [dict(volunteer_id="v-anna", erased_at=None),
-                                                      dict(volunteer_id="v-bert", erased_at=NOW)])
-        await connection.execute(insert(mails), [
-            dict(volunteer_id=v, occasion="first-shift", notification="first-shift-thanks", audience="volunteer",
-                 context={"task": "soep"}, status="pending", attempts=0, next_attempt_at=NOW, created_at=NOW)
-            for v in ("v-anna", "v-bert")])
+        await queue_first_shift_mails(connection, ["v-anna", "v-bert"])
         claimed = await store.claim_due_mails(connection, NOW, 10, store_lease())
     assert [mail.volunteer_id for mail in claimed] == ["v-anna", "v-bert"]
     sent = [(mail, f"{mail.volunteer_id}@example.org") for mail in claimed]
