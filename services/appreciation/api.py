@@ -17,6 +17,22 @@ from shared.values import SafeId
 PAGE = """<!doctype html><html lang="nl"><meta charset="utf-8"><title>dankjewel</title>
 <body style="font-family:sans-serif;max-width:36em;margin:3em auto">{body}</body></html>"""
 
+
+
+def confirm_page(heading: str, question: str, button: str, *, action: str = "", one_click: bool = True) -> str:
+    """A page whose button does what a link in a mail offers: a GET alone changes
+    nothing (mail scanners follow links). `one_click`: the form posts RFC 8058's field."""
+    field = '<input type="hidden" name="List-Unsubscribe" value="One-Click">' if one_click else ""
+    return PAGE.format(body=f"""<h1>{heading}</h1>
+<p>{question}</p>
+<form method="post" action="{action}">{field}
+<button type="submit">{button}</button></form>""")
+
+
+def done_page(heading: str, text: str) -> str:
+    return PAGE.format(body=f"<h1>{heading}</h1><p>{text}</p>")
+
+
 # "I cannot come" after the volunteer was taken off the shift, or once it has begun:
 # nothing is published, and nothing of the request is shown back.
 NO_LONGER_APPLIES = PAGE.format(body="""<h1>Deze link geldt niet meer / This link no longer applies</h1>
@@ -49,36 +65,33 @@ def routes(runtime: ServiceRuntime) -> APIRouter:
     @router.get("/unsubscribe/{token}", response_class=HTMLResponse)
     async def confirm_unsubscribe(token: str) -> str:
         """A page with a button: a GET alone never unsubscribes (mail scanners follow links)."""
-        volunteer_of(token)
-        return PAGE.format(body=f"""<h1>Afmelden / Unsubscribe</h1>
-<p>Wil je geen bedankjes en uitnodigingen meer per e-mail ontvangen?<br>
-No more thank-you cards and invitations by email?</p>
-<form method="post" action="{token}"><input type="hidden" name="List-Unsubscribe" value="One-Click">
-<button type="submit">Afmelden / Unsubscribe</button></form>""")
+        volunteer_of(token)  # a valid token: Fernet's URL-safe alphabet, nothing to escape
+        return confirm_page("Afmelden / Unsubscribe", "Wil je geen bedankjes en uitnodigingen meer per e-mail "
+                            "ontvangen?<br>\nNo more thank-you cards and invitations by email?",
+                            "Afmelden / Unsubscribe", action=token)
 
     @router.post("/unsubscribe/{token}", response_class=HTMLResponse)
     async def unsubscribe(token: str, list_unsubscribe: str | None = Form(default=None, alias="List-Unsubscribe")) -> str:
         """RFC 8058 one-click unsubscribe (body `List-Unsubscribe=One-Click`) and the form above."""
         await usecases.unsubscribe(runtime, volunteer_of(token))
-        return PAGE.format(body="<h1>Afgemeld / Unsubscribed</h1><p>Je ontvangt geen bedankmails meer. "
-                                "You will not receive appreciation mail any more.</p>")
+        return done_page("Afgemeld / Unsubscribed", "Je ontvangt geen bedankmails meer. "
+                                                    "You will not receive appreciation mail any more.")
 
     @router.get("/unsubscribe/{token}/shift-reminders", response_class=HTMLResponse)
     async def confirm_no_shift_reminders(token: str) -> str:
         volunteer_of(token)
-        return PAGE.format(body="""<h1>Geen herinneringen / No reminders</h1>
-<p>Wil je geen herinneringen aan je diensten meer ontvangen? Bedankjes en uitnodigingen blijven komen.<br>
-No more reminders of your shifts? Thank-you mail and invitations still come.</p>
-<form method="post" action=""><input type="hidden" name="List-Unsubscribe" value="One-Click">
-<button type="submit">Geen herinneringen meer / No more reminders</button></form>""")
+        return confirm_page("Geen herinneringen / No reminders", "Wil je geen herinneringen aan je diensten meer "
+                            "ontvangen? Bedankjes en uitnodigingen blijven komen.<br>\nNo more reminders of your "
+                            "shifts? Thank-you mail and invitations still come.",
+                            "Geen herinneringen meer / No more reminders")
 
     @router.post("/unsubscribe/{token}/shift-reminders", response_class=HTMLResponse)
     async def no_shift_reminders(token: str,
                                  list_unsubscribe: str | None = Form(default=None, alias="List-Unsubscribe")) -> str:
         """One-click (RFC 8058) from a shift reminder: no more shift reminders, other mail goes on."""
         await usecases.stop_shift_reminders(runtime, volunteer_of(token))
-        return PAGE.format(body="<h1>Uitgezet / Turned off</h1><p>Je ontvangt geen herinneringen aan je diensten "
-                                "meer. You will not receive shift reminders any more.</p>")
+        return done_page("Uitgezet / Turned off", "Je ontvangt geen herinneringen aan je diensten meer. "
+                                                  "You will not receive shift reminders any more.")
 
     def shift_of(token: str) -> tuple[str, str]:
         found = messages.shift_of_decline_token(runtime.settings, token)
@@ -90,10 +103,10 @@ No more reminders of your shifts? Thank-you mail and invitations still come.</p>
     async def confirm_decline(token: str) -> str:
         """A page with a button: a GET alone changes nothing (mail scanners follow links)."""
         shift_of(token)
-        return PAGE.format(body="""<h1>Ik kan niet komen / I cannot come</h1>
-<p>Kun je toch niet komen? Dan zoekt je coördinator iemand anders voor deze dienst.<br>
-Can't make it after all? Your coordinator will find someone else for this shift.</p>
-<form method="post" action=""><button type="submit">Ik kan niet komen / I cannot come</button></form>""")
+        return confirm_page("Ik kan niet komen / I cannot come", "Kun je toch niet komen? Dan zoekt je coördinator "
+                            "iemand anders voor deze dienst.<br>\nCan't make it after all? Your coordinator will "
+                            "find someone else for this shift.", "Ik kan niet komen / I cannot come",
+                            one_click=False)
 
     @router.post("/shifts/decline/{token}", response_class=HTMLResponse)
     async def decline(token: str) -> str:
@@ -101,7 +114,7 @@ Can't make it after all? Your coordinator will find someone else for this shift.
         volunteer_id, shift_id = shift_of(token)
         if not await usecases.decline_shift(runtime, volunteer_id, shift_id):
             return NO_LONGER_APPLIES
-        return PAGE.format(body="<h1>Dank je wel / Thank you</h1><p>Fijn dat je het laat weten; we zoeken iemand "
-                                "anders. Thank you for letting us know; we will find someone else.</p>")
+        return done_page("Dank je wel / Thank you", "Fijn dat je het laat weten; we zoeken iemand anders. "
+                                                    "Thank you for letting us know; we will find someone else.")
 
     return router

@@ -340,15 +340,15 @@ async def claim_due_mails(connection: AsyncConnection, now: datetime, limit: int
 # the outbox insert, COMMIT); every SMTP connection waits on these records, and
 # they were the mail sender's limit (16 ms a commit on a busy machine, measured).
 # A volunteer erased while their mail was on its way keeps no address or context.
-_ERASED = ("EXISTS (SELECT FROM appreciation_volunteers AS volunteer "
+_ERASED = (f"EXISTS (SELECT FROM {volunteers.name} AS volunteer "
            "WHERE volunteer.volunteer_id = mail.volunteer_id AND volunteer.erased_at IS NOT NULL)")
 _RECORD_SENT = text(f"""
     WITH events AS (
-        INSERT INTO appreciation_outbox (topic, key, value, headers, created_at)
+        INSERT INTO {delivery.outbox.name} (topic, key, value, headers, created_at)
         SELECT topic, key, value, CAST(headers AS json), :now
         FROM unnest(CAST(:topics AS text[]), CAST(:keys AS bytea[]), CAST(:values AS bytea[]),
                     CAST(:headers AS text[])) AS event(topic, key, value, headers))
-    UPDATE appreciation_mails AS mail
+    UPDATE {mails.name} AS mail
     SET status = 'sent', sent_at = :now, last_error = NULL, attempts = sent.attempts,
         recipient = CASE WHEN {_ERASED} THEN NULL ELSE sent.recipient END,
         context = CASE WHEN {_ERASED} THEN CAST('{{}}' AS json) ELSE mail.context END

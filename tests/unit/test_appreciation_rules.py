@@ -19,6 +19,15 @@ def test_the_shipped_rules_file_is_valid_and_documented():
     assert RULES.grace_days == 14 and RULES.alerts.missed_shifts_in_a_row == 2
 
 
+
+
+def refusal_of(path: Path, text: str) -> str:
+    """Why a rules file holding `text` is refused (it must be)."""
+    path.write_text(text)
+    with pytest.raises(RulesError) as refused:
+        load_rules(path)
+    return str(refused.value)
+
 @pytest.mark.parametrize(("text", "message"), [
     ("milestones:\n  - measure: shifts\n    at: [1]\n    notify: [milestone-card]\n  - measure: weeks\n"
      "    at: [1]\n    notify: [milestone-card]\n",
@@ -38,12 +47,9 @@ def test_the_shipped_rules_file_is_valid_and_documented():
      "line 2: milestones.0: Value error, service-anniversary and lunch-invitation apply to years of service only"),
 ])
 def test_an_invalid_rules_file_is_refused_naming_the_line(tmp_path: Path, text, message):
-    path = tmp_path / "rules.yaml"
-    path.write_text(text)
-    with pytest.raises(RulesError) as refused:
-        load_rules(path)
-    assert message in str(refused.value)
-    assert str(path) in str(refused.value)
+    refusal = refusal_of(tmp_path / "rules.yaml", text)
+    assert message in refusal
+    assert str(tmp_path / "rules.yaml") in refusal
 
 
 @pytest.mark.parametrize(("measure", "before", "after", "expected"), [
@@ -189,11 +195,7 @@ def test_a_yearly_card_carries_its_period_for_the_template(yearly):
      "milestone 'busy-2026' reads like 'busy' per year in 2026; rename one"),
 ])
 def test_bad_periods_are_refused_naming_the_line(tmp_path: Path, text, message):
-    path = tmp_path / "rules.yaml"
-    path.write_text(text)
-    with pytest.raises(RulesError) as refused:
-        load_rules(path)
-    assert message in str(refused.value)
+    assert message in refusal_of(tmp_path / "rules.yaml", text)
 
 
 # -- re-evaluating a volunteer under changed rules ---------------------------------------
