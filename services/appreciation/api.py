@@ -14,8 +14,10 @@ from services.appreciation import messages, usecases
 from shared.service import ServiceRuntime
 from shared.values import SafeId
 
+# Opened from a mail, mostly on a phone: the viewport tag keeps the text readable there.
 PAGE = """<!doctype html><html lang="nl"><meta charset="utf-8"><title>dankjewel</title>
-<body style="font-family:sans-serif;max-width:36em;margin:3em auto">{body}</body></html>"""
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<body style="font-family:sans-serif;max-width:36em;margin:3em auto;padding:0 1em">{body}</body></html>"""
 
 
 
